@@ -1,0 +1,237 @@
+"""Typed experiment configuration, loaded from YAML. Unknown keys are rejected.
+
+Every field has a default, so an empty YAML file (or none at all) is the embedded default
+experiment: eight disaster-response tasks, the hashed from-scratch backend, 300 target labels.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from raytp.errors import ConfigError
+
+DEFAULT_TASKS = ["food", "water", "shelter", "medical_help", "request", "floods", "storm", "buildings"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DatasetConfig(_Strict):
+    """Where the examples come from."""
+
+    name: Literal["disaster-response", "trecis", "table"] = Field(
+        "disaster-response", description="Loader: the bundled crisis corpus, TREC-IS label JSON + tweets, or any table.")
+    path: Path | None = Field(None, description="trecis: labels JSON; table: CSV/JSONL/Parquet file; "
+                                                "disaster-response: optional CSV overriding the packaged one.")
+    tweets: Path | None = Field(None, description="trecis: hydrated tweets as JSONL with `id`/`postID` and `text`.")
+    text_column: str = Field("text", description="table: the column holding the text.")
+    split_column: str | None = Field("split", description="table: column with train/validation/test (optional).")
+    label_columns: list[str] | None = Field(None, description="table: label columns (default: every 0/1 column).")
+    val_fraction: float = Field(0.1, gt=0, lt=0.5, description="Validation share when the data has no split.")
+    test_fraction: float = Field(0.1, gt=0, lt=0.5, description="Test share when the data has no split.")
+    split_seed: int = Field(13, description="Seed of the stratified split when the data has none.")
+
+
+class DataConfig(_Strict):
+    """Which tasks, and how many labels each role gets."""
+
+    dataset: DatasetConfig = Field(default_factory=DatasetConfig)
+    tasks: list[str] = Field(default_factory=lambda: list(DEFAULT_TASKS),
+                             description="Binary tasks (label columns / information types) to study.")
+    max_train: int | None = Field(300, ge=10, description="Training labels a task gets as a target (single-task "
+                                                          "and pair training). Scarce target labels are where transfer is real.")
+    source_max_train: int | None = Field(6000, ge=10, description="Training examples a task contributes as a source.")
+    max_eval: int | None = Field(None, ge=10, description="Cap on validation and test examples (None: the whole split).")
+    probe_size: int = Field(256, ge=8, description="Shared probe texts (from validation) for attribution signatures.")
+    subset_seed: int = Field(0, description="Seed of the permutation that picks the training subsets.")
+
+    @field_validator("tasks")
+    @classmethod
+    def _tasks_unique(cls, v: list[str]) -> list[str]:
+        if len(v) < 2:
+            raise ValueError("at least two tasks are needed (pairs are the point)")
+        if len(set(v)) != len(v):
+            raise ValueError(f"duplicate task names in {v}")
+        return v
+
+
+class BackendConfig(_Strict):
+    """The model family every task model is built from."""
+
+    name: Literal["hashed", "frozen-encoder", "transformer"] = Field(
+        "hashed", description="hashed: from-scratch hashed n-gram bag (fast CPU, learned representation); "
+                              "frozen-encoder: cached sentence embeddings + MLP; transformer: full fine-tuning.")
+    model: str | None = Field(None, description="Encoder name or local path (default: the bundled all-MiniLM-L6-v2).")
+    max_length: int = Field(64, ge=8, le=512, description="Token limit for encoder backends.")
+    hash_buckets: int = Field(2 ** 18, ge=256, description="hashed: number of n-gram hash buckets.")
+    embed_dim: int = Field(64, ge=4, description="hashed: bag embedding size.")
+    hidden: int = Field(64, ge=4, description="hashed / frozen-encoder: hidden layer size.")
+    cache_dir: Path | None = Field(None, description="frozen-encoder: embedding cache (default ~/.cache/raytp).")
+
+
+class TrainConfig(_Strict):
+    """Optimisation of single-task and pair models."""
+
+    lr: float = Field(1e-2, gt=0, description="Learning rate (hashed default; encoder backends want ~5e-5..1e-3).")
+    lr_pool: list[float] | None = Field(None, description="Per-task hyperparameter pool: learning rates tried by the "
+                                                          "single-task stage, chosen on validation F1 (None: [lr]).")
+    epochs: int = Field(8, ge=1, description="Maximum epochs (early stopping on validation F1).")
+    patience: int = Field(3, ge=1, description="Epochs without validation improvement before stopping.")
+    batch_size: int = Field(32, ge=1)
+    weight_decay: float = Field(0.0, ge=0)
+    class_weighting: bool = Field(True, description="Weight positives by sqrt(neg/pos) in the loss.")
+    seeds: int = Field(3, ge=1, le=20, description="Seeds per configuration; metrics are their mean (SD reported).")
+
+    def pool(self) -> list[float]:
+        return list(self.lr_pool or [self.lr])
+
+
+class ResourcesConfig(_Strict):
+    """What each Ray actor or trial asks for. The same numbers work on a laptop and a GPU cluster."""
+
+    workers: int | None = Field(None, ge=1, description="Concurrent actors/trials (None: as many as the resources allow).")
+    cpus_per_worker: float = Field(1.0, ge=0, description="CPUs per actor/trial; torch threads follow it.")
+    gpus_per_worker: float = Field(0.0, ge=0, description="GPUs per actor/trial; fractions share one GPU.")
+    address: str | None = Field(None, description="Ray cluster address (None: RAY_ADDRESS, else a local Ray).")
+    max_retries: int = Field(2, ge=0, description="Retries of a crashed actor/trial before the task is reported failed.")
+
+    @model_validator(mode="after")
+    def _something_requested(self) -> "ResourcesConfig":
+        if self.cpus_per_worker == 0 and self.gpus_per_worker == 0:
+            raise ValueError("cpus_per_worker and gpus_per_worker cannot both be 0")
+        return self
+
+
+class SearchConfig(_Strict):
+    """The pair/hyperparameter space and how outcomes are labelled."""
+
+    grid: dict[str, list[Any]] = Field(
+        default_factory=lambda: {"mode": ["multitask", "sequential"], "source_weight": [0.5, 1.0]},
+        description="Hyperparameter grid per pair. Keys: mode (multitask|sequential), lr, epochs, source_weight.")
+    margin_sd: float = Field(2.0, ge=0, description="A pair is beneficial when its mean gain exceeds margin_sd x the "
+                                                     "standard error of a difference of two seed means.")
+    min_margin: float = Field(0.01, ge=0, description="Floor of the noise margin in F1 points.")
+    max_concurrent_trials: int | None = Field(None, ge=1, description="Tune concurrency (None: resources decide).")
+    storage_path: str | None = Field(None, description="Tune storage (path or URI; default RUN_DIR/tune).")
+    replicate: bool = Field(True, description="Re-run beneficial/harmful pairs on fresh seeds and report the share that holds.")
+
+    @field_validator("grid")
+    @classmethod
+    def _grid_known(cls, v: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        known = {"mode", "lr", "epochs", "source_weight"}
+        unknown = set(v) - known
+        if unknown:
+            raise ValueError(f"unknown grid key(s) {sorted(unknown)}; known: {sorted(known)}")
+        for k, vals in v.items():
+            if not isinstance(vals, list) or not vals:
+                raise ValueError(f"grid.{k} must be a non-empty list")
+        bad = set(v.get("mode", [])) - {"multitask", "sequential"}
+        if bad:
+            raise ValueError(f"grid.mode has unknown mode(s) {sorted(bad)}; use multitask or sequential")
+        return v
+
+
+class ProfilingConfig(_Strict):
+    """Attribution signatures of single-task models."""
+
+    methods: list[Literal["layer_conductance", "neuron_conductance", "layer_integrated_gradients", "layer_activation"]] = \
+        Field(default_factory=lambda: ["layer_conductance", "layer_activation"])
+    n_steps: int = Field(16, ge=2, description="Integration steps of conductance / integrated gradients.")
+    top_k: float = Field(0.1, gt=0, le=1, description="Share of neurons counted in top-k overlap.")
+
+
+class PruneConfig(_Strict):
+    """How the predictor prunes the pair space before the Optuna search."""
+
+    policy: Literal["threshold", "top_k", "budget"] = Field("top_k", description="Which pairs survive.")
+    threshold: float = Field(0.5, ge=0, le=1)
+    top_k: int = Field(1, ge=1, description="Pairs kept per target under top_k.")
+    budget_fraction: float = Field(0.15, gt=0, le=1, description="Share of the full search's trials under budget.")
+    predictor: Literal["zero-shot", "learned"] = Field("learned")
+    zero_shot_feature: str = Field("label_phi", description="Feature the zero-shot mode ranks by.")
+    trials_per_pair: int = Field(2, ge=1, description="Optuna trials per surviving pair.")
+    calibration_pairs: int = Field(8, ge=0, description="Pairs of this search run (and counted) to label the learned predictor.")
+
+
+class ExperimentConfig(_Strict):
+    """One raytp experiment: data, backend, training, resources, search, profiling, pruning."""
+
+    name: str = Field("default", description="Experiment name (shown in reports).")
+    seed: int = Field(0, description="Base seed; seeds of a configuration are seed, seed+1, ...")
+    data: DataConfig = Field(default_factory=DataConfig)
+    backend: BackendConfig = Field(default_factory=BackendConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    resources: ResourcesConfig = Field(default_factory=ResourcesConfig)
+    search: SearchConfig = Field(default_factory=SearchConfig)
+    profiling: ProfilingConfig = Field(default_factory=ProfilingConfig)
+    prune: PruneConfig = Field(default_factory=PruneConfig)
+
+    def fingerprint(self) -> str:
+        """Hash of everything that changes results (not resources or address)."""
+        d = self.model_dump(mode="json", exclude={"resources": True, "name": True})
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+    def seeds(self) -> list[int]:
+        return [self.seed + i for i in range(self.train.seeds)]
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
+
+def _format_validation_error(err: ValidationError, source: str) -> str:
+    first = err.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    msg = first["msg"]
+    if first["type"] == "extra_forbidden":
+        msg = "unknown key"
+    more = f" (+{len(err.errors()) - 1} more)" if len(err.errors()) > 1 else ""
+    return f"{source}: field '{loc}': {msg}{more}"
+
+
+def config_from_dict(data: dict[str, Any] | None, source: str = "config") -> ExperimentConfig:
+    try:
+        return ExperimentConfig.model_validate(data or {})
+    except ValidationError as e:
+        raise ConfigError(_format_validation_error(e, source)) from None
+
+
+def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> ExperimentConfig:
+    """Load a YAML config (None: the embedded default) and apply dotted overrides, e.g. {"data.tasks": [...]}."""
+    data: dict[str, Any] = {}
+    source = "default config"
+    if path is not None:
+        p = Path(path)
+        source = str(p)
+        if not p.is_file():
+            raise ConfigError(f"{p}: config file not found")
+        try:
+            loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
+        except yaml.YAMLError as e:
+            mark = getattr(e, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            raise ConfigError(f"{p}: malformed YAML{where}") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"{p}: not a UTF-8 text file") from None
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{p}: the top level must be a mapping of sections, got {type(loaded).__name__}")
+        data = loaded
+    for dotted, value in (overrides or {}).items():
+        if value is None:
+            continue
+        node = data
+        *parents, leaf = dotted.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"{source}: field '{part}' must be a mapping")
+        node[leaf] = value
+    return config_from_dict(data, source)

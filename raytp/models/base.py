@@ -1,0 +1,101 @@
+"""The small interface every model backend implements (pure torch, no Ray).
+
+A backend turns texts into precomputed *features* once, builds seeded *encoders* that map a
+batch to a hidden representation through a continuous input embedding (what attribution
+methods interpolate), and says how to optimise them. Task models are an encoder plus one
+linear head per task, so single-task, multitask and sequential training share one loop.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from raytp.config import BackendConfig
+
+Batch = dict[str, torch.Tensor]
+
+
+class Encoder(nn.Module, ABC):
+    """batch -> (B, hidden_size), split as ``encode(embed(batch), batch)``."""
+
+    hidden_size: int
+
+    @abstractmethod
+    def embed(self, batch: Batch) -> torch.Tensor:
+        """Continuous input representation (B, ..., D); attributions interpolate it from zeros."""
+
+    @abstractmethod
+    def encode(self, embedded: torch.Tensor, batch: Batch) -> torch.Tensor:
+        """Hidden representation (B, hidden_size) from the embedded inputs."""
+
+    def forward(self, batch: Batch) -> torch.Tensor:
+        return self.encode(self.embed(batch), batch)
+
+    @abstractmethod
+    def probe_layers(self) -> dict[str, nn.Module]:
+        """Named layers whose neurons signatures describe, in input-to-output order.
+
+        Each module's output must be (B, n_neurons) or (B, T, n_neurons)."""
+
+
+class TaskModel(nn.Module):
+    """A shared encoder with one binary head per task."""
+
+    def __init__(self, encoder: Encoder, tasks: list[str], seed: int):
+        super().__init__()
+        self.encoder = encoder
+        gen = torch.Generator().manual_seed(seed + 7919)
+        self.heads = nn.ModuleDict()
+        for t in tasks:
+            head = nn.Linear(encoder.hidden_size, 1)
+            with torch.no_grad():
+                bound = 1.0 / encoder.hidden_size ** 0.5
+                head.weight.uniform_(-bound, bound, generator=gen)
+                head.bias.zero_()
+            self.heads[t] = head
+
+    def forward(self, batch: Batch, task: str) -> torch.Tensor:
+        return self.heads[task](self.encoder(batch)).squeeze(-1)
+
+    def logits_from_embedded(self, embedded: torch.Tensor, batch: Batch, task: str) -> torch.Tensor:
+        return self.heads[task](self.encoder.encode(embedded, batch)).squeeze(-1)
+
+    def add_head(self, task: str, seed: int) -> None:
+        fresh = TaskModel(self.encoder, [task], seed).heads[task]
+        self.heads[task] = fresh
+
+
+class Backend(ABC):
+    """A model family: featurise texts once, build seeded encoders, batch, optimise."""
+
+    name: str = ""
+
+    def __init__(self, cfg: BackendConfig, device: str = "cpu"):
+        self.cfg = cfg
+        self.device = torch.device(device)
+
+    @abstractmethod
+    def featurize(self, texts: list[str]) -> Any:
+        """Precompute whatever batches are cut from (token ids, hashed n-grams, cached embeddings)."""
+
+    @abstractmethod
+    def batch(self, features: Any, idx: np.ndarray) -> Batch:
+        """Tensors for the examples ``idx`` on ``self.device``."""
+
+    @abstractmethod
+    def new_encoder(self, seed: int) -> Encoder:
+        """An encoder whose weights depend only on ``seed`` (one shared initialisation for all tasks)."""
+
+    def new_model(self, tasks: list[str], seed: int) -> TaskModel:
+        return TaskModel(self.new_encoder(seed), tasks, seed).to(self.device)
+
+    def optimizers(self, model: nn.Module, lr: float, weight_decay: float = 0.0) -> list[torch.optim.Optimizer]:
+        return [torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)]
+
+    def eval_batch_size(self) -> int:
+        return 1024

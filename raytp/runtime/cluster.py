@@ -1,0 +1,57 @@
+"""Connect to Ray: a running cluster (``--address`` / ``RAY_ADDRESS``) or a local one sized to the machine."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import ray
+
+from raytp.config import ResourcesConfig
+from raytp.errors import RaytpError
+
+
+def ensure_ray(address: str | None = None, num_cpus: int | None = None, num_gpus: int | None = None) -> bool:
+    """Start or join Ray unless already connected. Returns True when this call started it."""
+    if ray.is_initialized():
+        return False
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    kwargs = dict(logging_level=logging.WARNING, log_to_driver=True, include_dashboard=False)
+    try:
+        if address:
+            ray.init(address=address, logging_level=logging.WARNING)
+        else:
+            ray.init(num_cpus=num_cpus or os.cpu_count() or 1, num_gpus=num_gpus, **kwargs)
+    except ConnectionError as e:
+        raise RaytpError(f"cannot connect to the Ray cluster at {address!r}: {e}") from None
+    return True
+
+
+@contextmanager
+def ray_session(resources: ResourcesConfig) -> Iterator[None]:
+    """Ray for the duration of a command; shut down afterwards only if this call started it."""
+    started = ensure_ray(resources.address)
+    try:
+        yield
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def check_fits(resources: ResourcesConfig) -> int:
+    """How many workers the cluster can run at once; a clear error when not even one fits."""
+    total = ray.cluster_resources()
+    cpus, gpus = total.get("CPU", 0.0), total.get("GPU", 0.0)
+    limits = []
+    if resources.cpus_per_worker > 0:
+        limits.append(int(cpus // resources.cpus_per_worker))
+    if resources.gpus_per_worker > 0:
+        limits.append(int(gpus // resources.gpus_per_worker))
+    fit = min(limits) if limits else 1
+    if fit < 1:
+        raise RaytpError(f"resources: a worker asks for {resources.cpus_per_worker} CPU / {resources.gpus_per_worker} GPU "
+                         f"but the cluster has {cpus:g} CPU / {gpus:g} GPU")
+    return min(fit, resources.workers) if resources.workers else fit

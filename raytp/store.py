@@ -1,0 +1,162 @@
+"""The run directory: every artifact written atomically and recorded in a manifest of checksums.
+
+Nothing is loaded with pickle: JSON, Parquet and safetensors only. ``verify`` re-hashes every
+recorded artifact; ``read_*`` refuse an artifact whose bytes do not match the manifest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from raytp.errors import RunDirError
+
+MANIFEST = "manifest.json"
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file in the same folder, fsync, rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class RunDir:
+    """A run directory: ``RunDir(path)``; relative artifact names like ``"single_task.json"``."""
+
+    def __init__(self, path: str | Path, create: bool = False):
+        self.root = Path(path)
+        if create:
+            self.root.mkdir(parents=True, exist_ok=True)
+        elif not self.root.is_dir():
+            raise RunDirError(f"{self.root}: run directory not found")
+
+    # -- manifest -----------------------------------------------------------------------------
+    def manifest(self) -> dict[str, Any]:
+        p = self.root / MANIFEST
+        if not p.exists():
+            return {"artifacts": {}}
+        try:
+            m = json.loads(p.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise RunDirError(f"{p}: manifest is corrupt (not valid JSON)") from None
+        if not isinstance(m, dict) or not isinstance(m.get("artifacts"), dict):
+            raise RunDirError(f"{p}: manifest has no 'artifacts' mapping")
+        return m
+
+    def _record(self, rel: str, data: bytes) -> None:
+        m = self.manifest()
+        m["artifacts"][rel] = {"sha256": _sha256(data), "bytes": len(data), "written_at": time.time()}
+        atomic_write_bytes(self.root / MANIFEST, json.dumps(m, indent=1, sort_keys=True).encode())
+
+    def forget(self, rel: str) -> None:
+        """Remove an artifact and its manifest entry (e.g. before re-running a stage)."""
+        m = self.manifest()
+        if m["artifacts"].pop(rel, None) is not None:
+            atomic_write_bytes(self.root / MANIFEST, json.dumps(m, indent=1, sort_keys=True).encode())
+        (self.root / rel).unlink(missing_ok=True)
+
+    def has(self, rel: str) -> bool:
+        return rel in self.manifest()["artifacts"] and (self.root / rel).is_file()
+
+    def path(self, rel: str) -> Path:
+        return self.root / rel
+
+    # -- writes -------------------------------------------------------------------------------
+    def write_bytes(self, rel: str, data: bytes) -> Path:
+        path = self.root / rel
+        atomic_write_bytes(path, data)
+        self._record(rel, data)
+        return path
+
+    def write_json(self, rel: str, obj: Any) -> Path:
+        return self.write_bytes(rel, json.dumps(obj, indent=2, sort_keys=False, default=_json_default).encode())
+
+    def write_text(self, rel: str, text: str) -> Path:
+        return self.write_bytes(rel, text.encode("utf-8"))
+
+    def write_parquet(self, rel: str, df: pd.DataFrame) -> Path:
+        buf = io.BytesIO()
+        df.to_parquet(buf, index=False)
+        return self.write_bytes(rel, buf.getvalue())
+
+    def write_tensors(self, rel: str, tensors: dict, metadata: dict[str, str] | None = None) -> Path:
+        from safetensors.torch import save
+        clean = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+        return self.write_bytes(rel, save(clean, metadata=metadata))
+
+    # -- reads (checked against the manifest) ---------------------------------------------------
+    def read_bytes(self, rel: str) -> bytes:
+        path = self.root / rel
+        entry = self.manifest()["artifacts"].get(rel)
+        if entry is None:
+            raise RunDirError(f"{path}: not in the run directory (run the stage that writes it first)")
+        if not path.is_file():
+            raise RunDirError(f"{path}: listed in the manifest but missing on disk")
+        data = path.read_bytes()
+        if len(data) != entry["bytes"] or _sha256(data) != entry["sha256"]:
+            raise RunDirError(f"{path}: checksum mismatch (truncated or modified); re-run the stage that writes it")
+        return data
+
+    def read_json(self, rel: str) -> Any:
+        try:
+            return json.loads(self.read_bytes(rel))
+        except json.JSONDecodeError:
+            raise RunDirError(f"{self.root / rel}: not valid JSON") from None
+
+    def read_text(self, rel: str) -> str:
+        return self.read_bytes(rel).decode("utf-8")
+
+    def read_parquet(self, rel: str) -> pd.DataFrame:
+        return pd.read_parquet(io.BytesIO(self.read_bytes(rel)))
+
+    def read_tensors(self, rel: str) -> dict:
+        from safetensors.torch import load
+        try:
+            return load(self.read_bytes(rel))
+        except Exception as e:  # safetensors raises its own error types
+            raise RunDirError(f"{self.root / rel}: not a valid safetensors file ({e})") from None
+
+    # -- integrity -------------------------------------------------------------------------------
+    def verify(self) -> list[str]:
+        """Problems found (empty when every recorded artifact matches its checksum)."""
+        problems = []
+        for rel in sorted(self.manifest()["artifacts"]):
+            try:
+                self.read_bytes(rel)
+            except RunDirError as e:
+                problems.append(str(e))
+        return problems
+
+
+def _json_default(o: Any) -> Any:
+    import numpy as np
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
