@@ -24,6 +24,8 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None, num_gpus
         if address:
             ray.init(address=address, logging_level=logging.WARNING)
         else:
+            # a throwaway local cluster started by this process: Ray's token auth only gets in the way
+            os.environ.setdefault("RAY_AUTH_MODE", "disabled")
             ray.init(num_cpus=num_cpus or os.cpu_count() or 1, num_gpus=num_gpus, **kwargs)
     except ConnectionError as e:
         raise RaytpError(f"cannot connect to the Ray cluster at {address!r}: {e}") from None

@@ -1,0 +1,48 @@
+"""A small Python API mirroring the CLI, for notebooks::
+
+    import raytp
+    cfg = raytp.load_config("exp.yaml", {"data.tasks": ["food", "water", "shelter"]})
+    summary = raytp.train(cfg, "runs/exp")
+    raytp.read_results("runs/exp")["single_task"]
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from raytp.config import ExperimentConfig, load_config
+from raytp.data import load_experiment_data
+from raytp.stages import load_run_config, prepare_run_dir
+from raytp.store import RunDir
+
+__all__ = ["load_config", "train", "read_results", "run_config"]
+
+
+def train(cfg: ExperimentConfig, run_dir: str | Path, resume: bool = False, progress: bool = True) -> dict[str, Any]:
+    """Single-task stage: one model per task, trained concurrently on Ray actors; returns the summary."""
+    from raytp.runtime.cluster import ray_session
+    from raytp.runtime.single_task import run_single_task_stage
+
+    ds = load_experiment_data(cfg)
+    run = prepare_run_dir(str(run_dir), cfg, resume=resume)
+    with ray_session(cfg.resources):
+        return run_single_task_stage(cfg, ds, run, resume=resume, progress=progress)
+
+
+def run_config(run_dir: str | Path) -> ExperimentConfig:
+    """The config a run directory was made with."""
+    return load_run_config(RunDir(run_dir))
+
+
+def read_results(run_dir: str | Path) -> dict[str, Any]:
+    """Every result table/summary present in a run directory (checksums verified)."""
+    run = RunDir(run_dir)
+    out: dict[str, Any] = {}
+    for rel in ("single_task.json", "search_full.json", "search_pruned.json", "report.json", "pruning.json"):
+        if run.has(rel):
+            out[rel.rsplit(".", 1)[0]] = run.read_json(rel)
+    for rel in ("search_full.parquet", "search_pruned.parquet", "pair_features.parquet", "pair_predictions.parquet"):
+        if run.has(rel):
+            out[rel.replace(".", "_")] = run.read_parquet(rel)
+    return out

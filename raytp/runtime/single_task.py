@@ -1,0 +1,164 @@
+"""The single-task stage on Ray: one actor per worker slot trains (and profiles) task models concurrently.
+
+Actors hold the dataset (shipped once through the object store) and its features, so each
+task costs only its training. Resource requests come from the config (fractional GPUs
+allowed) and torch threads follow the CPUs an actor holds. Results come back to the driver,
+which alone writes the run directory — workers need no shared disk.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from typing import Any
+
+import ray
+from ray.exceptions import RayActorError, RayTaskError
+from tqdm.auto import tqdm
+
+from raytp.config import ExperimentConfig, config_from_dict
+from raytp.data.dataset import MultiTaskDataset
+from raytp.errors import RaytpError
+from raytp.runtime.cluster import check_fits
+from raytp.stages import SINGLE_TASK, checkpoint_path, signature_path, task_summary_path
+from raytp.store import RunDir
+
+
+class TaskTrainer:
+    """Trains one task at a time; keeps data and features between tasks."""
+
+    def __init__(self, cfg_dict: dict[str, Any], ds_box: list[Any]):
+        import torch
+
+        from raytp.models.encoders_device import pick_device
+        from raytp.models.registry import make_backend
+
+        self.cfg: ExperimentConfig = config_from_dict(cfg_dict)
+        res = self.cfg.resources
+        torch.set_num_threads(max(1, int(res.cpus_per_worker)))
+        self.device = pick_device(res.gpus_per_worker)
+        # the dataset arrives boxed in a list so Ray passes the reference, not the value: a restarted
+        # actor fetches it again from the object store
+        self.ds: MultiTaskDataset = ray.get(ds_box[0])
+        self.backend = make_backend(self.cfg.backend, self.device)
+        self.features = self.backend.featurize(ds.texts)
+
+    def train(self, task: str) -> dict[str, Any]:
+        from safetensors.torch import save
+
+        from raytp.data.subsets import probe_indices
+        from raytp.models.single import run_task
+
+        start = time.perf_counter()
+        outcome = run_task(self.backend, self.features, self.ds, task, self.cfg)
+        meta = {"task": task, "backend": self.cfg.backend.name, "lr": str(outcome.summary["hyperparameters"]["lr"]),
+                "seed": str(self.cfg.seed), "config_fingerprint": self.cfg.fingerprint()}
+        state = {k: v.detach().cpu().contiguous() for k, v in outcome.model.state_dict().items()}
+        result = {"task": task, "summary": outcome.summary, "runs": outcome.runs,
+                  "checkpoint": save(state, metadata=meta), "signature": None,
+                  "node": socket.gethostname(), "pid": os.getpid(), "device": str(self.device)}
+        try:
+            from raytp.profiling.signatures import compute_signatures, signatures_to_bytes
+        except ImportError:
+            compute_signatures = None
+        if compute_signatures is not None:
+            t0 = time.perf_counter()
+            probe = probe_indices(self.ds, self.cfg.data)
+            sig = compute_signatures(outcome.model, self.backend, self.features, probe, task, self.cfg.profiling)
+            result["signature"] = signatures_to_bytes(sig, {**meta, "probe": ",".join(map(str, probe[:5]))})
+            result["summary"]["profiling_s"] = time.perf_counter() - t0
+        result["summary"]["train_wall_s"] = time.perf_counter() - start
+        return result
+
+
+def _resources(cfg: ExperimentConfig) -> dict[str, float]:
+    return {"CPU": cfg.resources.cpus_per_worker, "GPU": cfg.resources.gpus_per_worker}
+
+
+def run_single_task_stage(cfg: ExperimentConfig, ds: MultiTaskDataset, run: RunDir, resume: bool = False,
+                          progress: bool = True) -> dict[str, Any]:
+    """Train every configured task on Ray actors; write per-task artifacts and ``single_task.json``."""
+    start = time.perf_counter()
+    done: dict[str, dict[str, Any]] = {}
+    if resume:
+        for t in cfg.data.tasks:
+            if run.has(task_summary_path(t)) and run.has(checkpoint_path(t)):
+                done[t] = run.read_json(task_summary_path(t))
+    todo = [t for t in cfg.data.tasks if t not in done]
+    workers = min(check_fits(cfg.resources), max(1, len(todo))) if todo else 0
+    res = cfg.resources
+    actor_cls = ray.remote(TaskTrainer).options(
+        num_cpus=res.cpus_per_worker, num_gpus=res.gpus_per_worker, max_restarts=res.max_retries,
+        max_task_retries=0)
+    ds_ref = ray.put(ds) if todo else None
+    cfg_dict = cfg.model_dump(mode="json")
+    actors = [actor_cls.remote(cfg_dict, [ds_ref]) for _ in range(workers)]
+    attempts = {t: 0 for t in todo}
+    failed: dict[str, str] = {}
+    queue = list(todo)
+    in_flight: dict[ray.ObjectRef, tuple[str, Any]] = {}
+    bar = tqdm(total=len(cfg.data.tasks), initial=len(done), desc="single-task models", unit="task",
+               disable=not progress)
+    idle = list(actors)
+    while queue or in_flight:
+        while queue and idle:
+            task, actor = queue.pop(0), idle.pop(0)
+            attempts[task] += 1
+            in_flight[actor.train.remote(task)] = (task, actor)
+        ready, _ = ray.wait(list(in_flight), num_returns=1)
+        ref = ready[0]
+        task, actor = in_flight.pop(ref)
+        try:
+            result = ray.get(ref)
+        except (RayActorError, RayTaskError) as e:
+            if attempts[task] <= res.max_retries:
+                queue.append(task)
+            else:
+                failed[task] = f"{type(e).__name__}: {str(e).strip().splitlines()[-1][:300]}"
+                bar.update(1)
+            if isinstance(e, RayActorError):  # actor died: it restarts itself (max_restarts) or is replaced
+                actor = actor_cls.remote(cfg_dict, [ds_ref])
+            idle.append(actor)
+            continue
+        idle.append(actor)
+        summary = _store_task_result(run, cfg, result)
+        done[task] = summary
+        bar.set_postfix_str(f"{task}: F1 {summary['f1_test']:.3f}")
+        bar.update(1)
+    bar.close()
+    for a in actors:
+        ray.kill(a)
+    ordered = {t: done[t] for t in cfg.data.tasks if t in done}
+    out = {
+        "tasks": ordered,
+        "failed": failed,
+        "wall_s": time.perf_counter() - start,
+        "compute_s": sum(s["compute_s"] for s in ordered.values()),
+        "workers": workers,
+        "seeds": cfg.seeds(),
+        "config_fingerprint": cfg.fingerprint(),
+        "data_fingerprint": ds.fingerprint(),
+        "backend": cfg.backend.name,
+    }
+    run.write_json(SINGLE_TASK, out)
+    if failed and not ordered:
+        raise RaytpError(f"every task failed; first: {next(iter(failed.items()))}")
+    return out
+
+
+def _store_task_result(run: RunDir, cfg: ExperimentConfig, result: dict[str, Any]) -> dict[str, Any]:
+    task = result["task"]
+    run.write_bytes(checkpoint_path(task), result["checkpoint"])
+    if result.get("signature") is not None:
+        run.write_bytes(signature_path(task), result["signature"])
+    summary = dict(result["summary"])
+    held = _resources(cfg)
+    # compute seconds = wall time x resources held (GPU fraction when GPUs are used, else CPUs)
+    units = held["GPU"] if held["GPU"] > 0 else held["CPU"]
+    summary.update({"compute_s": summary["train_wall_s"] * units, "resources": held,
+                    "checkpoint": checkpoint_path(task), "node": result["node"], "device": result["device"],
+                    "signature": signature_path(task) if result.get("signature") is not None else None})
+    run.write_json(f"single_task/{task}/runs.json", result["runs"])
+    run.write_json(task_summary_path(task), summary)
+    return summary

@@ -1,0 +1,51 @@
+"""Pure helpers shared by pipeline stages: run-directory checks, per-task artifacts, summaries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from raytp.config import ExperimentConfig, load_config
+from raytp.errors import RunDirError
+from raytp.store import RunDir
+
+SINGLE_TASK = "single_task.json"
+CONFIG = "config.yaml"
+
+
+def task_summary_path(task: str) -> str:
+    return f"single_task/{task}/summary.json"
+
+
+def checkpoint_path(task: str) -> str:
+    return f"single_task/{task}/model.safetensors"
+
+
+def signature_path(task: str) -> str:
+    return f"single_task/{task}/signature.safetensors"
+
+
+def prepare_run_dir(path: str, cfg: ExperimentConfig, resume: bool = False) -> RunDir:
+    """Create RUN_DIR or check that an existing one belongs to this config (same fingerprint)."""
+    run = RunDir(path, create=True)
+    if run.has(CONFIG):
+        previous = load_config(run.path(CONFIG))
+        if previous.fingerprint() != cfg.fingerprint():
+            raise RunDirError(f"{run.path(CONFIG)}: this run directory was made with a different config "
+                              f"(fingerprint {previous.fingerprint()} != {cfg.fingerprint()}); use another --out")
+    elif resume:
+        raise RunDirError(f"{run.root}: nothing to resume (no {CONFIG})")
+    if not run.has(CONFIG):
+        run.write_text(CONFIG, cfg.to_yaml())
+    return run
+
+
+def load_run_config(run: RunDir) -> ExperimentConfig:
+    if not run.has(CONFIG):
+        raise RunDirError(f"{run.path(CONFIG)}: missing; run `raytp train --out {run.root}` first")
+    return load_config(run.path(CONFIG))
+
+
+def read_single_task(run: RunDir) -> dict[str, Any]:
+    if not run.has(SINGLE_TASK):
+        raise RunDirError(f"{run.path(SINGLE_TASK)}: missing; run `raytp train --out {run.root}` first")
+    return run.read_json(SINGLE_TASK)
