@@ -60,3 +60,30 @@ def write_run(path: str | Path, tasks: list[str] | None = None, seed: int = 0, p
                 tid += 1
         run.write_parquet(f"search_{label}.parquet", pd.DataFrame(rows))
     return run
+
+
+# Bad requests every deployment of the API must answer with a JSON 4xx: (id, method, path, httpx kwargs, status, code).
+BAD_REQUESTS = [
+    ("unknown-target", "POST", "/v1/recommend", {"json": {"target": "pizza", "k": 2}}, 404, "unknown_task"),
+    ("k-zero", "POST", "/v1/recommend", {"json": {"target": "food", "k": 0}}, 422, "invalid_request"),
+    ("k-too-big", "POST", "/v1/recommend", {"json": {"target": "food", "k": len(TASKS)}}, 422, "invalid_query"),
+    ("k-string", "POST", "/v1/recommend", {"json": {"target": "food", "k": "3"}}, 422, "invalid_request"),
+    ("k-float", "POST", "/v1/recommend", {"json": {"target": "food", "k": 2.5}}, 422, "invalid_request"),
+    ("k-bool", "POST", "/v1/recommend", {"json": {"target": "food", "k": True}}, 422, "invalid_request"),
+    ("target-int", "POST", "/v1/recommend", {"json": {"target": 7}}, 422, "invalid_request"),
+    ("target-missing", "POST", "/v1/recommend", {"json": {"k": 2}}, 422, "invalid_request"),
+    ("target-empty", "POST", "/v1/recommend", {"json": {"target": ""}}, 422, "invalid_request"),
+    ("extra-field", "POST", "/v1/recommend", {"json": {"target": "food", "kk": 1}}, 422, "invalid_request"),
+    ("body-list", "POST", "/v1/recommend", {"json": ["food"]}, 422, "invalid_request"),
+    ("body-null", "POST", "/v1/recommend", {"json": None}, 422, "invalid_request"),
+    ("no-body", "POST", "/v1/recommend", {}, 422, "invalid_request"),
+    ("malformed-json", "POST", "/v1/recommend",
+     {"content": b'{"target": "food",', "headers": {"content-type": "application/json"}}, 400, "malformed_json"),
+    ("not-utf8", "POST", "/v1/recommend",
+     {"content": b'{"target": "\xff\xfe"}', "headers": {"content-type": "application/json"}}, 400, "malformed_json"),
+    ("too-large", "POST", "/v1/recommend", {"json": {"target": "food", "pad": "x" * 70_000}}, 413, "body_too_large"),
+    ("unknown-pair-source", "GET", "/v1/pairs/pizza/food", {}, 404, "unknown_task"),
+    ("same-pair", "GET", "/v1/pairs/food/food", {}, 422, "invalid_query"),
+    ("unknown-route", "GET", "/v1/nothing", {}, 404, "not_found"),
+    ("wrong-method", "GET", "/v1/recommend", {}, 405, "method_not_allowed"),
+]
