@@ -19,3 +19,11 @@ class ConfigError(RaytpError):
 
 class RunDirError(RaytpError):
     """A run directory is missing an artifact, or one failed its checksum."""
+
+
+class ProfilingError(RaytpError):
+    """Signatures are missing, malformed, or were computed on a different probe set."""
+
+
+class PredictorError(RaytpError):
+    """A transfer predictor, its inputs or a pruning request is invalid."""
