@@ -1,0 +1,130 @@
+"""Load the KubeRay / Kubernetes manifests in k8s/ and walk them: pod templates, containers, entrypoints."""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+K8S = ROOT / "k8s"
+SCHEMA = K8S / "schemas" / "kuberay-v1.schema.json"
+KUBERAY_KINDS = {"RayCluster", "RayJob", "RayService"}
+# the oldest Kubernetes minor we claim, and the newest kubernetes-validate ships (added at import in the tests)
+K8S_MIN_VERSION = "1.29"
+
+
+def manifest_files() -> list[Path]:
+    return sorted(p for p in K8S.glob("*.yaml") if p.name != "kustomization.yaml")
+
+
+def load_docs(path: Path) -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d is not None]
+
+
+def all_docs() -> list[tuple[str, dict[str, Any]]]:
+    return [(f"{p.name}:{d['kind']}/{d['metadata']['name']}", d) for p in manifest_files() for d in load_docs(p)]
+
+
+def kuberay_docs() -> list[tuple[str, dict[str, Any]]]:
+    return [(i, d) for i, d in all_docs() if d["kind"] in KUBERAY_KINDS]
+
+
+def core_docs() -> list[tuple[str, dict[str, Any]]]:
+    return [(i, d) for i, d in all_docs() if d["kind"] not in KUBERAY_KINDS]
+
+
+def cluster_spec(doc: dict[str, Any]) -> dict[str, Any]:
+    spec = doc["spec"]
+    return {"RayCluster": lambda: spec, "RayJob": lambda: spec["rayClusterSpec"],
+            "RayService": lambda: spec["rayClusterConfig"]}[doc["kind"]]()
+
+
+def pod_templates(doc: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every pod template of a KubeRay CR: head, each worker group, the RayJob submitter."""
+    cs = cluster_spec(doc)
+    yield "head", cs["headGroupSpec"]["template"]
+    for g in cs.get("workerGroupSpecs", []):
+        yield f"worker[{g['groupName']}]", g["template"]
+    if doc["kind"] == "RayJob" and "submitterPodTemplate" in doc["spec"]:
+        yield "submitter", doc["spec"]["submitterPodTemplate"]
+
+
+def containers(template: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    spec = template["spec"]
+    yield from spec.get("initContainers", [])
+    yield from spec["containers"]
+
+
+def mounts_of(template: dict[str, Any], container_index: int = 0) -> dict[str, str]:
+    """mountPath -> source ('configMap:NAME' / 'pvc:NAME' / 'emptyDir') for the main container."""
+    spec = template["spec"]
+    volumes = {v["name"]: v for v in spec.get("volumes", [])}
+    out = {}
+    for m in spec["containers"][container_index].get("volumeMounts", []):
+        v = volumes[m["name"]]
+        if "configMap" in v:
+            out[m["mountPath"]] = f"configMap:{v['configMap']['name']}"
+        elif "persistentVolumeClaim" in v:
+            out[m["mountPath"]] = f"pvc:{v['persistentVolumeClaim']['claimName']}"
+        else:
+            out[m["mountPath"]] = next(iter(k for k in v if k != "name"))
+    return out
+
+
+def pinned_ray_version() -> str:
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    for d in deps:
+        m = re.fullmatch(r"ray(\[[^\]]*\])?==([0-9.]+)", d.replace(" ", ""))
+        if m:
+            return m.group(2)
+    raise AssertionError("pyproject.toml pins no ray version (ray[...]==X.Y.Z)")
+
+
+def kuberay_schema() -> dict[str, Any]:
+    return json.loads(SCHEMA.read_text(encoding="utf-8"))
+
+
+_UNITS = {"": 1, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12,
+          "Ki": 2 ** 10, "Mi": 2 ** 20, "Gi": 2 ** 30, "Ti": 2 ** 40}
+
+
+def quantity(q: str | int | float) -> float:
+    """A Kubernetes resource quantity as a number ("500m" -> 0.5, "8Gi" -> 8 * 2**30)."""
+    m = re.fullmatch(r"([0-9.]+)([a-zA-Z]*)", str(q))
+    if not m or m.group(2) not in _UNITS:
+        raise ValueError(f"not a quantity: {q!r}")
+    return float(m.group(1)) * _UNITS[m.group(2)]
+
+
+def json_pointer_apply(doc: Any, op: dict[str, Any]) -> None:
+    """Apply one RFC 6902 add/replace/remove op in place; KeyError/IndexError when the path does not resolve."""
+    parts = [p.replace("~1", "/").replace("~0", "~") for p in op["path"].lstrip("/").split("/")]
+    node = doc
+    for p in parts[:-1]:
+        node = node[int(p)] if isinstance(node, list) else node[p]
+    leaf = parts[-1]
+    if isinstance(node, list):
+        idx = len(node) if leaf == "-" else int(leaf)
+        if op["op"] == "add":
+            node.insert(idx, op["value"])
+        elif op["op"] == "replace":
+            node[idx] = op["value"]
+        elif op["op"] == "remove":
+            del node[idx]
+        else:
+            raise ValueError(op["op"])
+        return
+    if op["op"] in ("replace", "remove") and leaf not in node:
+        raise KeyError(f"{op['path']}: nothing to {op['op']}")
+    if op["op"] == "remove":
+        del node[leaf]
+    elif op["op"] in ("add", "replace"):
+        node[leaf] = op["value"]
+    else:
+        raise ValueError(op["op"])
