@@ -41,10 +41,11 @@ def train_single(backend: Backend, features: Any, ds: MultiTaskDataset, task: st
     val, test = eval_sets(ds, task, cfg)
     model = backend.new_model([task], seed)
     res = fit(model, backend, features, [target_part(ds, task, cfg)], val, HParams.from_config(cfg.train, lr=lr), seed)
-    te = evaluate(model, backend, features, test)
+    te = evaluate(model, backend, features, test, res.threshold)  # threshold chosen on validation
     metrics = {"f1_val": res.val["f1"], "precision_val": res.val["precision"], "recall_val": res.val["recall"],
                "f1_test": te["f1"], "precision_test": te["precision"], "recall_test": te["recall"],
-               "epochs": res.epochs, "best_epoch": res.best_epoch, "seconds": res.seconds}
+               "epochs": res.epochs, "best_epoch": res.best_epoch, "seconds": res.seconds,
+               "threshold": res.threshold}
     return SingleRun(model, lr, seed, metrics)
 
 

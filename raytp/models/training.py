@@ -30,11 +30,14 @@ class HParams:
     batch_size: int = 32
     weight_decay: float = 0.0
     class_weighting: bool = True
+    class_weight_power: float = 0.5  # positives weigh (neg/pos) ** power
+    tune_threshold: bool = False  # choose the decision threshold on validation (else 0.5)
 
     @classmethod
     def from_config(cls, cfg: TrainConfig, **overrides: Any) -> "HParams":
         base = dict(lr=cfg.lr, epochs=cfg.epochs, patience=cfg.patience, batch_size=cfg.batch_size,
-                    weight_decay=cfg.weight_decay, class_weighting=cfg.class_weighting)
+                    weight_decay=cfg.weight_decay, class_weighting=cfg.class_weighting,
+                    tune_threshold=cfg.tune_threshold)
         base.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**base)
 
@@ -63,6 +66,7 @@ class FitResult:
     epochs: int
     seconds: float
     history: list[dict[str, float]] = field(default_factory=list)
+    threshold: float = 0.5  # decision threshold to apply on test (tuned on validation when asked)
 
 
 @torch.no_grad()
@@ -76,14 +80,38 @@ def predict_proba(model: TaskModel, backend: Backend, features: Any, idx: np.nda
     return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
 
 
-def evaluate(model: TaskModel, backend: Backend, features: Any, ev: EvalSet) -> dict[str, float]:
-    return binary_scores(ev.y, predict_proba(model, backend, features, ev.idx, ev.task) >= 0.5)
+def best_threshold(y: np.ndarray, proba: np.ndarray) -> float:
+    """The decision threshold that maximises positive-class F1 on (y, proba): exact, by one sort.
+
+    F1 at "top k predicted positive" is 2·TP_k / (k + P); cuts fall only between distinct scores,
+    and the threshold is the midpoint of the two scores around the best cut."""
+    y = np.asarray(y).astype(bool)
+    proba = np.asarray(proba, dtype=np.float64)
+    if len(y) == 0 or not y.any():
+        return 0.5
+    order = np.argsort(-proba, kind="stable")
+    ps, tp = proba[order], np.cumsum(y[order])
+    k = np.arange(1, len(ps) + 1)
+    f1 = 2.0 * tp / (k + y.sum())
+    cut_ok = np.append(ps[:-1] > ps[1:], True)  # a cut after position i separates distinct scores
+    f1[~cut_ok] = -1.0
+    i = int(np.argmax(f1))
+    return float((ps[i] + ps[i + 1]) / 2.0) if i + 1 < len(ps) else float(np.nextafter(ps[i], -np.inf))
 
 
-def _pos_weight(y: np.ndarray, enabled: bool) -> float:
+def evaluate(model: TaskModel, backend: Backend, features: Any, ev: EvalSet,
+             threshold: float | None = 0.5) -> dict[str, float]:
+    """Positive-class scores of ``ev.task``; ``threshold=None`` tunes it on ``ev`` (reported as "threshold")."""
+    proba = predict_proba(model, backend, features, ev.idx, ev.task)
+    thr = best_threshold(ev.y, proba) if threshold is None else threshold
+    return {**binary_scores(ev.y, proba >= thr), "threshold": float(thr)}
+
+
+def _pos_weight(y: np.ndarray, enabled: bool, power: float = 0.5) -> float:
+    """Loss weight of positives: (neg/pos) ** power (0.5: sqrt, 1: balanced), or 1 when disabled."""
     pos = float(np.sum(y == 1))
     neg = float(np.sum(y == 0))
-    return float(np.sqrt(neg / pos)) if enabled and pos > 0 and neg > 0 else 1.0
+    return float((neg / pos) ** power) if enabled and pos > 0 and neg > 0 else 1.0
 
 
 def _epoch_batches(parts: list[Part], batch_size: int, rng: np.random.Generator) -> list[tuple[int, np.ndarray]]:
@@ -94,45 +122,80 @@ def _epoch_batches(parts: list[Part], batch_size: int, rng: np.random.Generator)
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
+class Fitter:
+    """One training run advanced an epoch at a time, so several seeds can train in lockstep.
+
+    ``run_epoch()`` trains one epoch, scores ``select`` on validation and remembers the best
+    epoch; ``done`` turns true after ``hp.epochs`` epochs or ``hp.patience`` epochs without
+    improvement; ``result()`` restores the best epoch's weights.
+    """
+
+    def __init__(self, model: TaskModel, backend: Backend, features: Any, parts: list[Part], select: EvalSet,
+                 hp: HParams, seed: int):
+        self.model, self.backend, self.features, self.parts, self.select, self.hp = \
+            model, backend, features, parts, select, hp
+        self.rng = np.random.default_rng(seed)
+        torch.manual_seed(seed)
+        self.optimizers = backend.optimizers(model, hp.lr, hp.weight_decay)
+        self.pos_w = [torch.tensor(_pos_weight(p.y, hp.class_weighting, hp.class_weight_power), device=backend.device)
+                      for p in parts]
+        self.targets = [torch.as_tensor(p.y, dtype=torch.float32, device=backend.device) for p in parts]
+        self.best: dict[str, float] = {"f1": -1.0}
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self.best_epoch = self.epoch = self.stale = 0
+        self.history: list[dict[str, float]] = []
+        self.seconds = 0.0
+
+    @property
+    def done(self) -> bool:
+        return self.epoch >= self.hp.epochs or self.stale >= self.hp.patience
+
+    def run_epoch(self) -> dict[str, float]:
+        """Train one epoch and return the validation scores of the selection task."""
+        start = time.perf_counter()
+        model, backend, dev = self.model, self.backend, self.backend.device
+        model.train()
+        total = 0.0
+        for p_i, b in _epoch_batches(self.parts, self.hp.batch_size, self.rng):
+            part = self.parts[p_i]
+            logits = model(backend.batch(self.features, part.idx[b]), part.task)
+            loss = part.weight * F.binary_cross_entropy_with_logits(
+                logits, self.targets[p_i][torch.as_tensor(b, device=dev)], pos_weight=self.pos_w[p_i])
+            for opt in self.optimizers:
+                opt.zero_grad(set_to_none=True)
+            loss.backward()
+            for opt in self.optimizers:
+                opt.step()
+            total += float(loss.detach())
+        self.epoch += 1
+        scores = evaluate(model, backend, self.features, self.select, None if self.hp.tune_threshold else 0.5)
+        self.history.append({"epoch": self.epoch, "loss": total, **{f"val_{k}": v for k, v in scores.items()}})
+        if scores["f1"] > self.best["f1"]:
+            self.best, self.best_epoch, self.stale = scores, self.epoch, 0
+            self.best_state = copy.deepcopy(model.state_dict())
+        else:
+            self.stale += 1
+        self.seconds += time.perf_counter() - start
+        return scores
+
+    @property
+    def threshold(self) -> float:
+        """Decision threshold of the best epoch (tuned on validation, or 0.5)."""
+        return float(self.best.get("threshold", 0.5))
+
+    def result(self) -> FitResult:
+        if self.best_state is not None:
+            self.model.load_state_dict(self.best_state)
+        return FitResult(val=self.best, best_epoch=self.best_epoch, epochs=self.epoch, seconds=self.seconds,
+                         history=self.history, threshold=self.threshold)
+
+
 def fit(model: TaskModel, backend: Backend, features: Any, parts: list[Part], select: EvalSet, hp: HParams,
         seed: int, on_epoch: Callable[[int, dict[str, float]], None] | None = None) -> FitResult:
     """Train on ``parts`` and keep the epoch with the best validation F1 of ``select.task``."""
-    start = time.perf_counter()
-    rng = np.random.default_rng(seed)
-    torch.manual_seed(seed)
-    optimizers = backend.optimizers(model, hp.lr, hp.weight_decay)
-    pos_w = [torch.tensor(_pos_weight(p.y, hp.class_weighting), device=backend.device) for p in parts]
-    targets = [torch.as_tensor(p.y, dtype=torch.float32, device=backend.device) for p in parts]
-    best = {"f1": -1.0}
-    best_state: dict[str, torch.Tensor] | None = None
-    best_epoch, stale, history = 0, 0, []
-    model.train()
-    epoch = 0
-    for epoch in range(1, hp.epochs + 1):
-        total = 0.0
-        for p_i, b in _epoch_batches(parts, hp.batch_size, rng):
-            part = parts[p_i]
-            logits = model(backend.batch(features, part.idx[b]), part.task)
-            loss = part.weight * F.binary_cross_entropy_with_logits(
-                logits, targets[p_i][torch.as_tensor(b, device=backend.device)], pos_weight=pos_w[p_i])
-            for opt in optimizers:
-                opt.zero_grad(set_to_none=True)
-            loss.backward()
-            for opt in optimizers:
-                opt.step()
-            total += float(loss.detach())
-        scores = evaluate(model, backend, features, select)
-        history.append({"epoch": epoch, "loss": total, **{f"val_{k}": v for k, v in scores.items()}})
+    fitter = Fitter(model, backend, features, parts, select, hp, seed)
+    while not fitter.done:
+        scores = fitter.run_epoch()
         if on_epoch is not None:
-            on_epoch(epoch, scores)
-        if scores["f1"] > best["f1"]:
-            best, best_epoch, stale = scores, epoch, 0
-            best_state = copy.deepcopy(model.state_dict())
-        else:
-            stale += 1
-            if stale >= hp.patience:
-                break
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    return FitResult(val=best, best_epoch=best_epoch, epochs=epoch, seconds=time.perf_counter() - start,
-                     history=history)
+            on_epoch(fitter.epoch, scores)
+    return fitter.result()
