@@ -42,7 +42,7 @@ class TaskTrainer:
         # actor fetches it again from the object store
         self.ds: MultiTaskDataset = ray.get(ds_box[0])
         self.backend = make_backend(self.cfg.backend, self.device)
-        self.features = self.backend.featurize(ds.texts)
+        self.features = self.backend.featurize(self.ds.texts)
 
     def train(self, task: str) -> dict[str, Any]:
         from safetensors.torch import save
@@ -57,7 +57,8 @@ class TaskTrainer:
         state = {k: v.detach().cpu().contiguous() for k, v in outcome.model.state_dict().items()}
         result = {"task": task, "summary": outcome.summary, "runs": outcome.runs,
                   "checkpoint": save(state, metadata=meta), "signature": None,
-                  "node": socket.gethostname(), "pid": os.getpid(), "device": str(self.device)}
+                  "node": socket.gethostname(), "pid": os.getpid(), "device": str(self.device),
+                  "node_id": ray.get_runtime_context().get_node_id(), "gpu_ids": [str(g) for g in ray.get_gpu_ids()]}
         try:
             from raytp.profiling.signatures import compute_signatures, signatures_to_bytes
         except ImportError:
@@ -89,8 +90,7 @@ def run_single_task_stage(cfg: ExperimentConfig, ds: MultiTaskDataset, run: RunD
     workers = min(check_fits(cfg.resources), max(1, len(todo))) if todo else 0
     res = cfg.resources
     actor_cls = ray.remote(TaskTrainer).options(
-        num_cpus=res.cpus_per_worker, num_gpus=res.gpus_per_worker, max_restarts=res.max_retries,
-        max_task_retries=0)
+        num_cpus=res.cpus_per_worker, num_gpus=res.gpus_per_worker, max_restarts=0)
     ds_ref = ray.put(ds) if todo else None
     cfg_dict = cfg.model_dump(mode="json")
     actors = [actor_cls.remote(cfg_dict, [ds_ref]) for _ in range(workers)]
@@ -117,8 +117,10 @@ def run_single_task_stage(cfg: ExperimentConfig, ds: MultiTaskDataset, run: RunD
             else:
                 failed[task] = f"{type(e).__name__}: {str(e).strip().splitlines()[-1][:300]}"
                 bar.update(1)
-            if isinstance(e, RayActorError):  # actor died: it restarts itself (max_restarts) or is replaced
+            if isinstance(e, RayActorError):  # the actor died (killed, OOM, node lost): replace it
+                actors.remove(actor)
                 actor = actor_cls.remote(cfg_dict, [ds_ref])
+                actors.append(actor)
             idle.append(actor)
             continue
         idle.append(actor)
@@ -158,6 +160,7 @@ def _store_task_result(run: RunDir, cfg: ExperimentConfig, result: dict[str, Any
     units = held["GPU"] if held["GPU"] > 0 else held["CPU"]
     summary.update({"compute_s": summary["train_wall_s"] * units, "resources": held,
                     "checkpoint": checkpoint_path(task), "node": result["node"], "device": result["device"],
+                    "node_id": result["node_id"], "gpu_ids": result["gpu_ids"],
                     "signature": signature_path(task) if result.get("signature") is not None else None})
     run.write_json(f"single_task/{task}/runs.json", result["runs"])
     run.write_json(task_summary_path(task), summary)
