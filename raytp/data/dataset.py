@@ -27,6 +27,7 @@ class MultiTaskDataset:
     split: np.ndarray  # str, shape (n_examples,)
     provenance: dict = field(default_factory=dict)
     corpus: np.ndarray | None = None  # str per example: which corpus it came from
+    columns: dict[str, np.ndarray] = field(default_factory=dict)  # side data per example (e.g. eventid, priority)
 
     def __post_init__(self) -> None:
         self.labels = np.asarray(self.labels, dtype=np.int8)
@@ -38,6 +39,9 @@ class MultiTaskDataset:
         bad = set(np.unique(self.split)) - set(SPLITS)
         if bad:
             raise DataError(f"unknown split value(s) {sorted(bad)}; expected {list(SPLITS)}")
+        for name, col in self.columns.items():
+            if len(col) != len(self.texts):
+                raise DataError(f"side column {name!r} has {len(col)} values for {len(self.texts)} texts")
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -61,7 +65,8 @@ class MultiTaskDataset:
     def select_tasks(self, tasks: list[str]) -> "MultiTaskDataset":
         cols = [self.task_index(t) for t in tasks]
         return MultiTaskDataset(list(self.texts), list(tasks), self.labels[:, cols], self.split.copy(),
-                                dict(self.provenance), self.corpus.copy())
+                                dict(self.provenance), self.corpus.copy(),
+                                {k: v.copy() for k, v in self.columns.items()})
 
     def positives(self) -> dict[str, dict[str, int]]:
         return {t: {s: int((self.labels[self.indices(s), j] == 1).sum()) for s in SPLITS}
