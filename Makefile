@@ -15,7 +15,7 @@ export TRANSFORMERS_OFFLINE := 1
 export RAY_USAGE_STATS_ENABLED := 0
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup run test bench clean
+.PHONY: setup run test bench clean docs
 
 $(VENV)/.stamp: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -40,3 +40,9 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) runs bench-out .pytest_cache
+
+docs: setup
+	$(PY) -m raytp.config_reference > .ref.md
+	$(PY) -c "import re,pathlib; p=pathlib.Path('README.md'); t=p.read_text(); r=pathlib.Path('.ref.md').read_text().strip(); \
+	s,e='<!-- config-reference:start -->','<!-- config-reference:end -->'; p.write_text(t.split(s)[0]+s+'\n'+r+'\n'+e+t.split(e)[1])"
+	rm -f .ref.md
