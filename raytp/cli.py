@@ -44,6 +44,12 @@ def main(argv: list[str] | None = None) -> int:
     except RaytpError as e:
         print(f"raytp: error: {e}", file=sys.stderr)
         return e.exit_code
+    except BrokenPipeError:  # e.g. `raytp ... --json | head`
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        return 0
     except KeyboardInterrupt:
         print("raytp: interrupted", file=sys.stderr)
         return 130

@@ -1,0 +1,111 @@
+"""Single-task stage benchmark (issue 2).
+
+Per-task test F1 on the default tasks, seed SD per task, training/inference examples/s of each
+backend, and the speed-up of 2 concurrent actors over 1 — for each fast backend, on the same
+machine in one run. The frozen-encoder cache is warmed first (its cost reported separately).
+
+    python benchmarks/single_task.py [--quick] [--out bench-out] [--backends hashed,frozen-encoder]
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import machine, parser, write_json  # noqa: E402
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from raytp.config import config_from_dict  # noqa: E402
+from raytp.data import load_experiment_data  # noqa: E402
+from raytp.data.subsets import eval_split  # noqa: E402
+from raytp.models.registry import make_backend  # noqa: E402
+from raytp.models.training import EvalSet, HParams, Part, fit, predict_proba  # noqa: E402
+
+
+def throughput(backend_name: str, ds, n: int = 500) -> dict[str, float]:
+    """Training (one epoch) and inference examples/s on n training texts, one thread."""
+    torch.set_num_threads(1)
+    cfg = config_from_dict({"backend": {"name": backend_name}})
+    backend = make_backend(cfg.backend)
+    idx = ds.indices("train")[:n]
+    texts = [ds.texts[i] for i in idx]
+    t0 = time.perf_counter()
+    feats = backend.featurize(texts)
+    featurize_s = time.perf_counter() - t0
+    local = np.arange(len(texts))
+    y = ds.y("food", idx)
+    model = backend.new_model(["food"], 0)
+    lr = getattr(backend, "default_lr", None) or cfg.train.lr
+    t0 = time.perf_counter()
+    fit(model, backend, feats, [Part("food", local, y)], EvalSet("food", local[:64], y[:64]),
+        HParams(lr=lr, epochs=1, patience=1), seed=0)
+    train_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    predict_proba(model, backend, feats, local, "food")
+    infer_s = time.perf_counter() - t0
+    return {"featurize_per_s": n / featurize_s, "train_per_s": n / train_s, "infer_per_s": n / infer_s}
+
+
+def stage(cfg_dict: dict, workers: int, out: Path) -> dict:
+    import ray
+
+    from raytp.runtime.single_task import run_single_task_stage
+    from raytp.stages import prepare_run_dir
+    cfg = config_from_dict({**cfg_dict, "resources": {"workers": workers, "cpus_per_worker": 1.0}})
+    ds = load_experiment_data(cfg)
+    run = prepare_run_dir(str(out), cfg)
+    if not ray.is_initialized():
+        ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR")
+    return run_single_task_stage(cfg, ds, run, progress=True)
+
+
+def main() -> None:
+    p = parser(__doc__)
+    p.add_argument("--backends", default="hashed,frozen-encoder")
+    args = p.parse_args()
+    out = Path(args.out)
+    backends = args.backends.split(",")
+    result: dict = {"machine": machine(), "backends": {}}
+    base = {"data": {}} if not args.quick else {"data": {"tasks": ["food", "water", "shelter", "floods"], "max_eval": 600}}
+    ds_full = load_experiment_data(config_from_dict({}))
+    for name in backends:
+        cfg_dict = {**base, "backend": {"name": name}}
+        if name == "frozen-encoder":  # warm the embedding cache once (reported, then excluded)
+            t0 = time.perf_counter()
+            make_backend(config_from_dict(cfg_dict).backend).featurize(ds_full.texts)
+            cache_s = time.perf_counter() - t0
+        else:
+            cache_s = 0.0
+        two = stage(cfg_dict, 2, out / f"single_task_{name}_w2")
+        one = stage(cfg_dict, 1, out / f"single_task_{name}_w1")
+        tput = throughput(name, ds_full, n=200 if args.quick else 500)
+        tasks = {t: {"f1_test": s["f1_test"], "f1_test_sd": s["f1_test_sd"], "f1_val": s["f1_val"],
+                     "positives_train": s["positives_train"]} for t, s in two["tasks"].items()}
+        result["backends"][name] = {
+            "tasks": tasks,
+            "mean_f1_test": float(np.mean([t["f1_test"] for t in tasks.values()])),
+            "mean_seed_sd": float(np.mean([t["f1_test_sd"] for t in tasks.values()])),
+            "wall_s_2_workers": two["wall_s"], "wall_s_1_worker": one["wall_s"],
+            "speedup_2_vs_1": one["wall_s"] / two["wall_s"],
+            "encoding_cache_s": cache_s,
+            "throughput": tput,
+            "under_3_minutes": two["wall_s"] < 180,
+        }
+        r = result["backends"][name]
+        print(f"\n[{name}] 2 workers {r['wall_s_2_workers']:.1f} s, 1 worker {r['wall_s_1_worker']:.1f} s, "
+              f"speed-up {r['speedup_2_vs_1']:.2f}x; mean test F1 {r['mean_f1_test']:.3f} "
+              f"(seed SD {r['mean_seed_sd']:.3f}); train {tput['train_per_s']:.0f} ex/s, infer {tput['infer_per_s']:.0f} ex/s")
+        for t, s in tasks.items():
+            print(f"  {t:14s} F1 test {s['f1_test']:.3f} ± {s['f1_test_sd']:.3f}  (pos train {s['positives_train']})")
+    if "transformer" not in backends:
+        result["backends"]["transformer"] = {"throughput": throughput("transformer", ds_full, n=100 if args.quick else 500)}
+        print(f"\n[transformer] {result['backends']['transformer']['throughput']}")
+    write_json(out, "single_task.json", result)
+
+
+if __name__ == "__main__":
+    main()
