@@ -17,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from raytp.errors import ConfigError
 
 DEFAULT_TASKS = ["food", "water", "shelter", "medical_help", "request", "floods", "storm", "buildings"]
+# Learning rate each backend gets when train.lr is left unset (backends expose it as `default_lr`).
+DEFAULT_LR = {"hashed": 1e-2, "frozen-encoder": 1e-3, "transformer": 5e-5}
 
 
 class _Strict(BaseModel):
@@ -79,7 +81,9 @@ class BackendConfig(_Strict):
 class TrainConfig(_Strict):
     """Optimisation of single-task and pair models."""
 
-    lr: float = Field(1e-2, gt=0, description="Learning rate (hashed default; encoder backends want ~5e-5..1e-3).")
+    lr: float | None = Field(None, gt=0, description="Learning rate (unset: the backend's default, filled in when the "
+                                                     "experiment config is validated: hashed 1e-2, frozen-encoder 1e-3, "
+                                                     "transformer 5e-5).")
     lr_pool: list[float] | None = Field(None, description="Per-task hyperparameter pool: learning rates tried by the "
                                                           "single-task stage, chosen on validation F1 (None: [lr]).")
     epochs: int = Field(8, ge=1, description="Maximum epochs (early stopping on validation F1).")
@@ -175,6 +179,12 @@ class ExperimentConfig(_Strict):
     search: SearchConfig = Field(default_factory=SearchConfig)
     profiling: ProfilingConfig = Field(default_factory=ProfilingConfig)
     prune: PruneConfig = Field(default_factory=PruneConfig)
+
+    @model_validator(mode="after")
+    def _backend_default_lr(self) -> "ExperimentConfig":
+        if self.train.lr is None:
+            self.train.lr = DEFAULT_LR[self.backend.name]
+        return self
 
     def fingerprint(self) -> str:
         """Hash of everything that changes results (not resources or address)."""

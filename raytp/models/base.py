@@ -74,6 +74,7 @@ class Backend(ABC):
     """A model family: featurise texts once, build seeded encoders, batch, optimise."""
 
     name: str = ""
+    default_lr: float = 1e-2  # what train.lr defaults to for this backend (config.DEFAULT_LR)
 
     def __init__(self, cfg: BackendConfig, device: str = "cpu"):
         self.cfg = cfg
