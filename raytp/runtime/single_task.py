@@ -43,6 +43,7 @@ class TaskTrainer:
         self.ds: MultiTaskDataset = ray.get(ds_box[0])
         self.backend = make_backend(self.cfg.backend, self.device)
         self.features = self.backend.featurize(self.ds.texts)
+        self.data_fingerprint = self.ds.fingerprint()
 
     def train(self, task: str) -> dict[str, Any]:
         from safetensors.torch import save
@@ -59,16 +60,16 @@ class TaskTrainer:
                   "checkpoint": save(state, metadata=meta), "signature": None,
                   "node": socket.gethostname(), "pid": os.getpid(), "device": str(self.device),
                   "node_id": ray.get_runtime_context().get_node_id(), "gpu_ids": [str(g) for g in ray.get_gpu_ids()]}
-        try:
-            from raytp.profiling.signatures import compute_signatures, signatures_to_bytes
-        except ImportError:
-            compute_signatures = None
-        if compute_signatures is not None:
-            t0 = time.perf_counter()
-            probe = probe_indices(self.ds, self.cfg.data)
-            sig = compute_signatures(outcome.model, self.backend, self.features, probe, task, self.cfg.profiling)
-            result["signature"] = signatures_to_bytes(sig, {**meta, "probe": ",".join(map(str, probe[:5]))})
-            result["summary"]["profiling_s"] = time.perf_counter() - t0
+        # profile right after training, in the same actor: one pass, no reload
+        from raytp.profiling.signatures import (compute_signatures, probe_fingerprint, save_signatures,
+                                                signature_metadata)
+        t0 = time.perf_counter()
+        probe = probe_indices(self.ds, self.cfg.data)
+        sig = compute_signatures(outcome.model, self.backend, self.features, probe, task, self.cfg.profiling)
+        fp = probe_fingerprint(probe, self.data_fingerprint)
+        result["signature"] = save_signatures(sig, signature_metadata(self.cfg.profiling.methods, fp,
+                                                                      self.cfg.backend.name, task))
+        result["summary"]["profiling_s"] = time.perf_counter() - t0
         result["summary"]["train_wall_s"] = time.perf_counter() - start
         return result
 

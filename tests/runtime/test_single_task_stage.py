@@ -28,6 +28,9 @@ def test_stage_trains_every_task_and_writes_artifacts(ray_local, tmp_path, small
         tensors = run.read_tensors(s["checkpoint"])
         assert any(k.startswith(f"heads.{task}.") for k in tensors)
         assert s["compute_s"] > 0
+        from raytp.profiling.signatures import load_signatures
+        sig, meta = load_signatures(run.read_bytes(s["signature"]))
+        assert meta["task"] == task and sig["responses/hidden"].shape[0] == small_cfg.data.probe_size
     assert summary["workers"] == 2  # 2 CPUs, 1 CPU per worker
     on_disk = json.loads((tmp_path / "run" / "single_task.json").read_text())
     assert on_disk["tasks"].keys() == summary["tasks"].keys()
