@@ -1,0 +1,92 @@
+"""The recommender as a Ray Serve application: one deployment whose FastAPI ingress is ``raytp.http_api``.
+
+- ``build_app({"run_dir": ...})`` is the application builder (import path ``raytp.runtime.serve:build_app``) used by
+  ``serve run`` / ``serve deploy`` / KubeRay ``serveConfigV2``; ``make_app(run_dir, token)`` for ``raytp serve``.
+- The run directory is the deployment's ``user_config``. Deploying a config whose only change is
+  ``deployments[].user_config.run_dir`` calls ``reconfigure`` on the live replicas in place: they load the new run
+  in a worker thread and swap it in with one assignment, so requests keep being answered. A reload that fails keeps
+  the previous run (and logs why); a first load that fails fails the replica. Changing ``args.run_dir`` (or
+  ``serve.run`` again) rebuilds the app and rolls new replicas in before the old ones stop.
+- Bearer token: the ``token`` argument, else ``RAYTP_API_TOKEN`` in the replica's environment.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from ray import serve
+from ray.serve import Application
+
+from raytp.errors import RaytpError
+from raytp.http_api import TOKEN_ENV, create_app
+from raytp.recommender import Recommender
+
+__all__ = ["APP_NAME", "DEPLOYMENT_NAME", "RecommenderService", "build_app", "make_app", "run_local"]
+
+APP_NAME = "raytp-recommender"
+DEPLOYMENT_NAME = "Recommender"
+log = logging.getLogger("ray.serve")
+
+
+@serve.deployment(
+    name=DEPLOYMENT_NAME,
+    ray_actor_options={"num_cpus": 0.25},  # light: look-ups only; leaves CPUs for the proxy and other work
+    max_ongoing_requests=64,                # async handlers of microseconds each: queue in the replica, not the proxy
+    health_check_period_s=10,
+    health_check_timeout_s=30,
+    graceful_shutdown_timeout_s=10,
+)
+@serve.ingress()
+class RecommenderService:
+    """Holds the current ``Recommender``; the ASGI app reads it on every request."""
+
+    def __init__(self, token: str | None = None):
+        self._token = token if token is not None else (os.environ.get(TOKEN_ENV) or None)
+        self._recommender: Recommender | None = None
+
+    def __serve_build_asgi_app__(self) -> Any:
+        return create_app(lambda: self._recommender, token=self._token)
+
+    def reconfigure(self, config: dict[str, Any]) -> None:
+        """Load ``config["run_dir"]`` and swap it in (runs in Serve's thread pool: serving continues meanwhile)."""
+        run_dir = (config or {}).get("run_dir")
+        if not isinstance(run_dir, str) or not run_dir:
+            raise ValueError("user_config needs a 'run_dir' string")
+        try:
+            recommender = Recommender.from_run_dir(run_dir)
+        except RaytpError as e:
+            if self._recommender is None:
+                raise
+            log.error("reload of %s failed, still serving %s: %s", run_dir, self._recommender.run_dir, e)
+            return
+        self._recommender = recommender
+        log.info("serving recommendations from %s", run_dir)
+
+    def check_health(self) -> None:
+        if self._recommender is None:
+            raise RuntimeError("no run directory loaded")
+
+
+def build_app(args: dict[str, Any]) -> Application:
+    """Application builder for Serve configs: ``args = {"run_dir": PATH}`` (Serve requires exactly one argument)."""
+    run_dir = (args or {}).get("run_dir")
+    if not isinstance(run_dir, str) or not run_dir:
+        raise RaytpError("serve application args need 'run_dir' (the run directory to serve)")
+    return make_app(run_dir)
+
+
+def make_app(run_dir: str, token: str | None = None) -> Application:
+    """The bound application; the run dir is checked and made absolute here, the token overrides the env."""
+    path = str(Path(run_dir).expanduser().resolve())
+    Recommender.from_run_dir(path)  # fail here, with a clear message, rather than in a replica
+    return RecommenderService.options(user_config={"run_dir": path}).bind(token=token)
+
+
+def run_local(run_dir: str, host: str = "127.0.0.1", port: int = 8000, token: str | None = None) -> str:
+    """Start Serve's HTTP proxy on host:port (if Serve is not running yet) and deploy; returns the base URL."""
+    serve.start(http_options={"host": host, "port": port})
+    serve.run(make_app(run_dir, token=token), name=APP_NAME, route_prefix="/")
+    return f"http://{host}:{port}"

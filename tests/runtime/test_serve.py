@@ -1,0 +1,186 @@
+"""The recommender on a real Ray Serve app over HTTP on 127.0.0.1: routes, bad input, token, hot reload, config.
+
+One module-scoped Serve app (Serve takes ~10-20 s to start on 2 cores); Serve and Ray are shut down at the end.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from raytp.cli import main as cli_main
+from raytp.errors import RaytpError
+from raytp.recommender import Recommender
+from raytp.store import RunDir
+from tests.recommender_runs import BAD_REQUESTS, write_run
+
+TOKEN = "serve-test-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "serve_config.yaml"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    base = tmp_path_factory.mktemp("serve_runs")
+    write_run(base / "a", seed=11, searches=("pruned", "full"))
+    write_run(base / "b", seed=22)
+    RunDir(base / "empty", create=True).write_json("notes.json", {})
+    return {k: str(base / k) for k in ("a", "b", "empty")}
+
+
+def _deploy_config(run_dir: str, port: int, user_config: dict | None = None):
+    """deploy/serve_config.yaml as `serve deploy` would apply it, pointed at a test run dir and port.
+
+    The token reaches the replicas through the application's runtime_env (the replica reads RAYTP_API_TOKEN).
+    """
+    from ray.serve.schema import ServeDeploySchema
+    raw = yaml.safe_load(CONFIG.read_text())
+    raw["http_options"]["port"] = port
+    application = raw["applications"][0]
+    application["args"]["run_dir"] = run_dir
+    application["runtime_env"] = {"env_vars": {"RAYTP_API_TOKEN": TOKEN}}
+    if user_config is not None:
+        application["deployments"][0]["user_config"] = user_config
+    return ServeDeploySchema.model_validate(raw)
+
+
+@pytest.fixture(scope="module")
+def app(runs):
+    import ray
+    from ray import serve
+    from ray.serve.context import _get_global_client
+    if not ray.is_initialized():
+        ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+    port = _free_port()
+    serve.start(http_options={"host": "127.0.0.1", "port": port})
+    client = _get_global_client()
+
+    def deploy(run_dir: str, user_config: dict | None = None) -> None:
+        client.deploy_apps(_deploy_config(run_dir, port, user_config), _blocking=True)
+
+    deploy(runs["a"])
+    url = f"http://127.0.0.1:{port}"
+    with httpx.Client(base_url=url, headers=AUTH, timeout=10.0) as http:
+        yield {"url": url, "client": http, "deploy": deploy}
+    serve.shutdown()
+    ray.shutdown()
+
+
+def test_routes_answer_like_the_recommender(app, runs):
+    c, rec = app["client"], Recommender.from_run_dir(runs["a"])
+    assert c.get("/healthz").json() == {"status": "ok", "tasks": len(rec.tasks())}
+    assert c.get("/v1/tasks").json() == {"tasks": rec.tasks()}
+    r = c.post("/v1/recommend", json={"target": "shelter", "k": 4})
+    assert r.status_code == 200 and r.json() == rec.recommend("shelter", 4)
+    assert {x["basis"] for x in r.json()["recommendations"]} == {"measured"}
+    assert c.get("/v1/pairs/water/shelter").json() == rec.pair("water", "shelter")
+    assert c.get("/v1/run").json()["run_dir"] == runs["a"]
+    assert c.get("/docs").status_code == 200
+    assert "/v1/recommend" in c.get("/openapi.json").json()["paths"]
+
+
+@pytest.mark.parametrize("case", BAD_REQUESTS, ids=[c[0] for c in BAD_REQUESTS])
+def test_bad_requests_get_json_4xx(app, case):
+    _, method, path, kwargs, status, code = case
+    r = app["client"].request(method, path, **kwargs)
+    assert r.status_code == status, r.text
+    assert r.json()["error"]["code"] == code
+
+
+def test_token_is_required_on_v1_only(app):
+    with httpx.Client(base_url=app["url"], timeout=10.0) as anon:
+        assert anon.get("/healthz").status_code == 200
+        for headers in ({}, {"Authorization": "Bearer nope"}):
+            r = anon.post("/v1/recommend", json={"target": "food"}, headers=headers)
+            assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"
+        assert anon.get("/v1/pairs/food/water").status_code == 401
+
+
+def test_cli_recommend_asks_the_service(app, runs, capsys):
+    assert cli_main(["recommend", "--url", app["url"], "--target", "food", "--k", "2", "--json",
+                     "--token", TOKEN]) == 0
+    import json
+    assert json.loads(capsys.readouterr().out) == Recommender.from_run_dir(runs["a"]).recommend("food", 2)
+    assert cli_main(["recommend", "--url", app["url"], "--target", "pizza", "--token", TOKEN]) == 2
+    assert "unknown target task 'pizza'" in capsys.readouterr().err
+    assert cli_main(["recommend", "--url", app["url"], "--target", "food"]) == 2  # no token
+    assert "401" in capsys.readouterr().err
+
+
+def test_hot_reload_switches_run_without_failed_requests(app, runs):
+    rec_a, rec_b = (Recommender.from_run_dir(runs[k]) for k in "ab")
+    assert rec_a.recommend("food", 5) != rec_b.recommend("food", 5)
+    statuses: list[int] = []
+    stop = threading.Event()
+
+    def hammer() -> None:
+        with httpx.Client(base_url=app["url"], headers=AUTH, timeout=10.0) as c:
+            while not stop.is_set() and len(statuses) < 20_000:
+                try:
+                    statuses.append(c.post("/v1/recommend", json={"target": "food", "k": 5}).status_code)
+                except httpx.HTTPError:
+                    statuses.append(-1)
+                time.sleep(0.01)
+
+    t = threading.Thread(target=hammer, daemon=True)
+    t.start()
+    try:
+        time.sleep(0.5)
+        n_before = len(statuses)
+        # what `serve deploy` does when only the deployment's user_config changes: reconfigure() in place
+        app["deploy"](runs["a"], user_config={"run_dir": runs["b"]})
+        c = app["client"]
+        for _ in range(100):  # bounded: reconfigure has finished when serve.run returns; allow for routing lag
+            if c.get("/v1/run").json()["run_dir"] == runs["b"]:
+                break
+            time.sleep(0.1)
+        time.sleep(0.5)
+        # a reload whose run dir is unusable keeps the previous run (logged), and nothing fails
+        app["deploy"](runs["a"], user_config={"run_dir": runs["empty"]})
+        time.sleep(0.3)
+    finally:
+        stop.set()
+        t.join(timeout=15)
+    assert len(statuses) > n_before > 0
+    assert set(statuses) == {200}, f"failed requests during reload: {[s for s in statuses if s != 200][:5]}"
+    assert c.get("/v1/run").json()["run_dir"] == runs["b"]
+    assert c.post("/v1/recommend", json={"target": "food", "k": 5}).json() == rec_b.recommend("food", 5)
+
+
+def test_build_app_rejects_bad_args(runs):
+    from raytp.runtime.serve import build_app
+    with pytest.raises(RaytpError, match="run_dir"):
+        build_app({})
+    with pytest.raises(RaytpError, match="no single_task.json"):
+        build_app({"run_dir": runs["empty"]})
+
+
+def test_serve_config_is_a_valid_serve_deploy_config(runs):
+    from ray.serve.schema import ServeDeploySchema
+
+    from raytp.runtime.serve import APP_NAME, DEPLOYMENT_NAME, build_app
+    cfg = ServeDeploySchema.model_validate(yaml.safe_load(CONFIG.read_text()))
+    assert cfg.http_options.host == "127.0.0.1"
+    (application,) = cfg.applications
+    assert application.name == APP_NAME and application.import_path == "raytp.runtime.serve:build_app"
+    assert set(application.args) == {"run_dir"}
+    assert [d.name for d in application.deployments] == [DEPLOYMENT_NAME]
+    d = application.deployments[0]
+    assert d.health_check_period_s > 0 and d.health_check_timeout_s > 0 and d.autoscaling_config["max_replicas"] >= 1
+    # the import path resolves to the builder, and the app it builds has the deployment the config overrides
+    module, attr = application.import_path.split(":")
+    import importlib
+    built = getattr(importlib.import_module(module), attr)({**application.args, "run_dir": runs["a"]})
+    assert built._bound_deployment.name == DEPLOYMENT_NAME
