@@ -130,3 +130,34 @@ def test_malformed_artifacts_are_rejected(tmp_path):
     run.write_parquet("pair_predictions.parquet", pd.DataFrame({"source": ["food"], "target": ["water"]}))
     with pytest.raises(RunDirError, match="missing column"):
         Recommender.from_run_dir(tmp_path / "r")
+
+
+def test_cli_recommend_from_run_dir(full_run, capsys):
+    from raytp.cli import main
+    assert main(["recommend", "--run", str(full_run), "--target", "food", "--k", "3", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == Recommender.from_run_dir(full_run).recommend("food", 3)
+    assert main(["recommend", "--run", str(full_run), "--target", "food"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0] == "sources for target 'food'" and table[1].split()[:2] == ["rank", "source"]
+    assert len(table) == 3 + 5 and "measured" in table[3]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--target", "pizza"], "unknown target task 'pizza'"),
+    (["--target", "food", "--k", "0"], "k must be"),
+])
+def test_cli_recommend_bad_input_exits_2(full_run, capsys, argv, message):
+    from raytp.cli import main
+    assert main(["recommend", "--run", str(full_run), *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_cli_recommend_unreachable_url_exits_2(capsys):
+    import socket
+    from raytp.cli import main
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    assert main(["recommend", "--url", f"http://127.0.0.1:{port}", "--target", "food", "--timeout", "2"]) == 2
+    assert "cannot reach" in capsys.readouterr().err

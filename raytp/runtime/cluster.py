@@ -26,7 +26,8 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None, num_gpus
         else:
             # a throwaway local cluster started by this process: Ray's token auth only gets in the way
             os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-            ray.init(num_cpus=num_cpus or os.cpu_count() or 1, num_gpus=num_gpus, **kwargs)
+            # address="local": never attach to a `ray start` cluster found on the machine (num_cpus would be refused)
+            ray.init(address="local", num_cpus=num_cpus or os.cpu_count() or 1, num_gpus=num_gpus, **kwargs)
     except ConnectionError as e:
         raise RaytpError(f"cannot connect to the Ray cluster at {address!r}: {e}") from None
     return True
