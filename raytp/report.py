@@ -1,0 +1,284 @@
+"""Pruned-vs-full comparison: every cost counted, F1 chosen by validation, baselines and bounds.
+
+Definitions (also in report.md):
+- each side's F1 for a target = the test F1 of the configuration its validation F1 selects among
+  the single-task model and every pair configuration that side ran (a target whose pairs were
+  all pruned keeps its single-task model);
+- ``f1_loss`` = mean over targets of full F1 − pruned F1;
+- ``gain_captured`` = over targets where the full search beats the single-task model, the pruned
+  side's F1 gain over single-task divided by the full side's, averaged;
+- ``time_reduction`` = 1 − pruned total / full total, both including the single-task training;
+  the pruned total adds profiling, pair features, the predictor, calibration runs and its search.
+Baselines and the two reference bounds (prune everything; the oracle keeping exactly the truly
+beneficial pairs) are simulated from the full search's own trials for the pairs they would keep.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from raytp.predict.evaluate import ndcg_at_k, regret_at_k
+
+
+@dataclass
+class Side:
+    """One search's trials (status ok) plus its total compute seconds."""
+
+    trials: pd.DataFrame
+    compute_s: float
+
+
+def ok_trials(trials: pd.DataFrame) -> pd.DataFrame:
+    if "status" in trials:
+        trials = trials[trials["status"] == "ok"]
+    return trials.dropna(subset=["f1_val", "f1_test"])
+
+
+def selected_f1(single: dict[str, Any], trials: pd.DataFrame, target: str) -> tuple[float, str]:
+    """Test F1 of the validation-selected configuration for ``target`` and what was selected."""
+    best_val, best_test, chosen = single["f1_val"], single["f1_test"], "single-task"
+    rows = trials[trials["target"] == target]
+    if len(rows):
+        top = rows.loc[rows["f1_val"].idxmax()]
+        if top["f1_val"] > best_val:
+            best_val, best_test, chosen = top["f1_val"], top["f1_test"], f"{top['source']}→{target}"
+    return float(best_test), chosen
+
+
+def pair_truth(full: pd.DataFrame) -> pd.DataFrame:
+    """One row per searched pair: the validation-selected configuration's gain and labels."""
+    rows = ok_trials(full)
+    best = rows.loc[rows.groupby(["source", "target"])["f1_val"].idxmax()]
+    cols = [c for c in ("source", "target", "gain", "gain_val", "beneficial", "harmful") if c in best]
+    return best[cols].reset_index(drop=True)
+
+
+def side_scores(single: dict[str, dict], full: pd.DataFrame, side: pd.DataFrame, targets: list[str]) -> dict:
+    """f1_loss, gain_captured and per-target rows of ``side`` against ``full``."""
+    per_target, losses, captured = [], [], []
+    for t in targets:
+        base = single[t]["f1_test"]
+        f_full, pick_full = selected_f1(single[t], full, t)
+        f_side, pick_side = selected_f1(single[t], side, t)
+        losses.append(f_full - f_side)
+        row = {"target": t, "single_f1": base, "full_f1": f_full, "full_choice": pick_full,
+               "pruned_f1": f_side, "pruned_choice": pick_side, "f1_loss": f_full - f_side}
+        if f_full > base:
+            captured.append((f_side - base) / (f_full - base))
+            row["gain_captured"] = captured[-1]
+        per_target.append(row)
+    return {"f1_loss": float(np.mean(losses)),
+            "gain_captured": float(np.mean(captured)) if captured else None,
+            "targets_with_full_gain": len(captured), "per_target": per_target}
+
+
+def _binary_metrics(scores: np.ndarray, kept: np.ndarray, truth: np.ndarray) -> dict[str, float | None]:
+    from sklearn.metrics import roc_auc_score
+    auc = float(roc_auc_score(truth, scores)) if 0 < truth.sum() < len(truth) else None
+    tp = float(np.sum(kept & truth))
+    return {"auc": auc, "precision": tp / kept.sum() if kept.sum() else 0.0,
+            "recall": tp / truth.sum() if truth.sum() else None}
+
+
+def _ranking_metrics(pairs: pd.DataFrame, score_col: str, k: int) -> dict[str, float]:
+    regrets, ndcgs = [], []
+    for _, g in pairs.groupby("target"):
+        s, gain = g[score_col].to_numpy(float), g["gain"].to_numpy(float)
+        regrets.append(regret_at_k(s, gain, k))
+        ndcgs.append(ndcg_at_k(s, gain, k))
+    nd = [v for v in ndcgs if np.isfinite(v)]
+    return {f"regret_at_{k}": float(np.mean(regrets)), f"ndcg_at_{k}": float(np.mean(nd)) if nd else None}
+
+
+def keep_like(pairs: pd.DataFrame, score_col: str, per_target: dict[str, int]) -> np.ndarray:
+    """Keep, for each target, as many top-scored pairs as the predictor kept there."""
+    kept = np.zeros(len(pairs), dtype=bool)
+    for t, n in per_target.items():
+        idx = pairs.index[pairs["target"] == t]
+        order = pairs.loc[idx, score_col].fillna(-np.inf).sort_values(ascending=False, kind="stable").index[:n]
+        kept[pairs.index.get_indexer(order)] = True
+    return kept
+
+
+def simulate(single: dict, full: pd.DataFrame, kept_pairs: pd.DataFrame, targets: list[str],
+             fixed_s: float, full_total: float) -> dict:
+    """Figures for a policy that would search exactly ``kept_pairs`` with the full grid."""
+    key = set(zip(kept_pairs["source"], kept_pairs["target"]))
+    rows = ok_trials(full)
+    rows = rows[[(s, t) in key for s, t in zip(rows["source"], rows["target"])]]
+    scores = side_scores(single, full, rows, targets)
+    total = fixed_s + float(rows["compute_s"].sum())
+    return {"time_reduction": 1 - total / full_total, "f1_loss": scores["f1_loss"],
+            "gain_captured": scores["gain_captured"], "pairs_kept": len(key)}
+
+
+def compare(single_task: dict, full: pd.DataFrame, pruned: pd.DataFrame, predictions: pd.DataFrame,
+            costs: dict[str, float], k: int = 3) -> dict[str, Any]:
+    """The report: see the module docstring. ``predictions`` has source, target, probability, kept and
+    optional ``score_<baseline>`` columns; ``costs`` the pruned side's extra compute seconds by item."""
+    single = single_task["tasks"]
+    targets = list(single)
+    train_s = sum(s["compute_s"] - s.get("profiling_s", 0.0) * _units(s) for s in single.values())
+    profiling_s = sum(s.get("profiling_s", 0.0) * _units(s) for s in single.values())
+    full_ok, pruned_ok = ok_trials(full), ok_trials(pruned)
+    full_total = train_s + float(full["compute_s"].sum())
+    extra = {"profiling_s": profiling_s, **costs}
+    pruned_total = train_s + sum(extra.values()) + float(pruned["compute_s"].sum())
+    scores = side_scores(single, full_ok, pruned_ok, targets)
+
+    truth = pair_truth(full)
+    pairs = predictions.merge(truth, on=["source", "target"], how="inner")
+    y = pairs["beneficial"].to_numpy(bool)
+    kept = pairs["kept"].to_numpy(bool)
+    per_target_kept = pairs[kept].groupby("target").size().to_dict()
+    predictor = {**_binary_metrics(pairs["probability"].to_numpy(float), kept, y),
+                 **_ranking_metrics(pairs, "probability", k)}
+    baselines = {}
+    for col in [c for c in pairs.columns if c.startswith("score_")]:
+        b_kept = keep_like(pairs, col, per_target_kept)
+        sim = simulate(single, full, pairs[b_kept], targets, train_s, full_total)
+        baselines[col.removeprefix("score_")] = {**_binary_metrics(pairs[col].fillna(pairs[col].min()).to_numpy(float),
+                                                                   b_kept, y),
+                                                 **_ranking_metrics(pairs.fillna({col: -1e9}), col, k),
+                                                 "simulated": sim}
+    references = {
+        "prune_all": simulate(single, full, pairs.iloc[0:0], targets, train_s, full_total),
+        "oracle": simulate(single, full, pairs[y], targets, train_s, full_total),
+        "predictor_kept_full_grid": simulate(single, full, pairs[kept], targets, train_s + sum(extra.values()),
+                                             full_total),
+    }
+    return {
+        "time_reduction": 1 - pruned_total / full_total,
+        "f1_loss": scores["f1_loss"],
+        "gain_captured": scores["gain_captured"],
+        "targets_with_full_gain": scores["targets_with_full_gain"],
+        "pairs_total": int(len(pairs)),
+        "pairs_kept": int(kept.sum()),
+        "pairs_beneficial": int(y.sum()),
+        "pairs_harmful": int(pairs["harmful"].sum()) if "harmful" in pairs else None,
+        "compute_s": {"single_task_training": train_s, **extra, "pruned_search": float(pruned["compute_s"].sum()),
+                      "full_search": float(full["compute_s"].sum()), "pruned_total": pruned_total,
+                      "full_total": full_total},
+        "trials": {"full": int(len(full)), "pruned": int(len(pruned))},
+        "predictor": predictor,
+        "baselines": baselines,
+        "references": references,
+        "per_target": scores["per_target"],
+        "paper_anchor": {"time_reduction": 0.835, "f1_loss": 0.034},
+    }
+
+
+def _units(summary: dict) -> float:
+    res = summary.get("resources", {"CPU": 1.0, "GPU": 0.0})
+    return res["GPU"] if res.get("GPU", 0) > 0 else res.get("CPU", 1.0)
+
+
+# -- rendering --------------------------------------------------------------------------------------
+
+def best_so_far(single: dict[str, dict], trials: pd.DataFrame, offset_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """(cumulative compute seconds, mean over targets of the validation-selected test F1) per finished trial."""
+    order = trials.sort_values("finished_at") if "finished_at" in trials else trials
+    current = {t: (s["f1_val"], s["f1_test"]) for t, s in single.items()}
+    xs, ys = [offset_s], [float(np.mean([v[1] for v in current.values()]))]
+    spent = offset_s
+    for _, r in order.iterrows():
+        spent += float(r["compute_s"])
+        if r.get("status", "ok") == "ok" and r["target"] in current and r["f1_val"] > current[r["target"]][0]:
+            current[r["target"]] = (r["f1_val"], r["f1_test"])
+        xs.append(spent)
+        ys.append(float(np.mean([v[1] for v in current.values()])))
+    return np.array(xs), np.array(ys)
+
+
+def plot_report(report: dict, single_task: dict, full: pd.DataFrame, pruned: pd.DataFrame,
+                predictions: pd.DataFrame, out_dir) -> list[str]:
+    """Best-so-far F1 against compute for both searches, and predicted probability vs observed gain."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from pathlib import Path
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    single = single_task["tasks"]
+    c = report["compute_s"]
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    x, y = best_so_far(single, full, c["single_task_training"])
+    ax.step(x, y, where="post", label=f"full grid ({len(full)} trials)", color="#777")
+    offset = c["pruned_total"] - c["pruned_search"]
+    x, y = best_so_far(single, pruned, offset)
+    ax.step(x, y, where="post", label=f"pruned ({len(pruned)} trials)", color="#c33")
+    ax.set_xlabel("compute seconds (incl. single-task stage, profiling, predictor)")
+    ax.set_ylabel("mean target F1 (test, chosen on validation)")
+    ax.set_title(f"time saved {report['time_reduction']:.1%}, F1 loss {report['f1_loss']:.3f}")
+    ax.legend(loc="lower right")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    files = [str(out / "best_so_far.png")]
+    fig.savefig(files[0], dpi=120)
+    plt.close(fig)
+
+    truth = pair_truth(full)
+    m = predictions.merge(truth, on=["source", "target"], how="left")
+    tasks = list(single)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.6))
+    for ax, col, title, cmap in ((axes[0], "probability", "predicted P(beneficial)", "viridis"),
+                                 (axes[1], "gain", "observed gain (full search, test F1)", "RdBu")):
+        mat = m.pivot(index="source", columns="target", values=col).reindex(index=tasks, columns=tasks)
+        vmax = np.nanmax(np.abs(mat.to_numpy())) if col == "gain" and np.isfinite(mat.to_numpy()).any() else None
+        im = ax.imshow(mat.to_numpy(float), cmap=cmap, vmin=-vmax if vmax else None, vmax=vmax)
+        ax.set_xticks(range(len(tasks)), tasks, rotation=60, ha="right", fontsize=8)
+        ax.set_yticks(range(len(tasks)), tasks, fontsize=8)
+        ax.set_xlabel("target")
+        ax.set_ylabel("source")
+        ax.set_title(title, fontsize=10)
+        fig.colorbar(im, ax=ax, fraction=0.046)
+        if col == "gain":
+            kept = m[m["kept"]]
+            ax.scatter([tasks.index(t) for t in kept["target"]], [tasks.index(s) for s in kept["source"]],
+                       marker="s", facecolors="none", edgecolors="k", s=80, label="kept")
+            ax.legend(loc="upper right", fontsize=7)
+    fig.tight_layout()
+    files.append(str(out / "pair_heatmap.png"))
+    fig.savefig(files[1], dpi=120)
+    plt.close(fig)
+    return files
+
+
+def report_markdown(r: dict) -> str:
+    def f(v: Any) -> str:
+        return "—" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v))
+
+    lines = ["# raytp: pruned vs full search", "",
+             "| figure | pruned | paper anchor |", "|---|---|---|",
+             f"| time reduction | {f(r['time_reduction'])} | 0.835 |",
+             f"| F1 loss (mean over targets) | {f(r['f1_loss'])} | 0.034 |",
+             f"| gain captured | {f(r['gain_captured'])} (over {r['targets_with_full_gain']} targets the full search improved) | — |",
+             f"| pairs kept / total | {r['pairs_kept']} / {r['pairs_total']} (beneficial: {r['pairs_beneficial']}, harmful: {f(r['pairs_harmful'])}) | — |",
+             f"| trials pruned / full | {r['trials']['pruned']} / {r['trials']['full']} | — |", "",
+             "## Ranking quality (truth: the full search's beneficial pairs)", "",
+             "| ranker | AUC | precision | recall | regret@3 | NDCG@3 | simulated time red. | simulated F1 loss | simulated gain captured |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    p = r["predictor"]
+    lines.append(f"| **predictor** | {f(p['auc'])} | {f(p['precision'])} | {f(p['recall'])} | "
+                 f"{f(p.get('regret_at_3'))} | {f(p.get('ndcg_at_3'))} | | | |")
+    for name, b in r["baselines"].items():
+        s = b["simulated"]
+        lines.append(f"| {name} | {f(b['auc'])} | {f(b['precision'])} | {f(b['recall'])} | {f(b.get('regret_at_3'))} | "
+                     f"{f(b.get('ndcg_at_3'))} | {f(s['time_reduction'])} | {f(s['f1_loss'])} | {f(s['gain_captured'])} |")
+    lines += ["", "## Reference bounds (simulated from the full search's trials)", "",
+              "| bound | time reduction | F1 loss | gain captured | pairs |", "|---|---|---|---|---|"]
+    for name, b in r["references"].items():
+        lines.append(f"| {name} | {f(b['time_reduction'])} | {f(b['f1_loss'])} | {f(b['gain_captured'])} | {b['pairs_kept']} |")
+    lines += ["", "## Compute seconds", "", "| item | seconds |", "|---|---|"]
+    lines += [f"| {k} | {v:.1f} |" for k, v in r["compute_s"].items()]
+    lines += ["", "## Per target", "", "| target | single F1 | full F1 (choice) | pruned F1 (choice) | loss |",
+              "|---|---|---|---|---|"]
+    for t in r["per_target"]:
+        lines.append(f"| {t['target']} | {f(t['single_f1'])} | {f(t['full_f1'])} ({t['full_choice']}) | "
+                     f"{f(t['pruned_f1'])} ({t['pruned_choice']}) | {f(t['f1_loss'])} |")
+    lines += ["", "![best so far](plots/best_so_far.png)", "", "![pairs](plots/pair_heatmap.png)", ""]
+    return "\n".join(lines)

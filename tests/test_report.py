@@ -1,0 +1,60 @@
+"""The comparison report on hand-made tables whose answers are known."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from raytp.report import compare, plot_report, report_markdown, selected_f1
+
+
+def _single():
+    return {"tasks": {t: {"f1_val": 0.5, "f1_test": 0.5, "compute_s": 10.0, "profiling_s": 1.0,
+                          "resources": {"CPU": 1.0, "GPU": 0.0}} for t in ("a", "b", "c")}}
+
+
+def _trial(i, s, t, f1v, f1t, c=5.0):
+    return {"trial_id": f"t{i}", "source": s, "target": t, "hp_mode": "multitask", "f1_val": f1v, "f1_test": f1t,
+            "gain": f1t - 0.5, "gain_val": f1v - 0.5, "beneficial": f1t - 0.5 > 0.02, "harmful": f1t - 0.5 < -0.02,
+            "status": "ok", "compute_s": c, "finished_at": float(i)}
+
+
+def _full():
+    rows = [_trial(0, "b", "a", 0.60, 0.58), _trial(1, "c", "a", 0.52, 0.49),
+            _trial(2, "a", "b", 0.45, 0.46), _trial(3, "c", "b", 0.48, 0.47),
+            _trial(4, "a", "c", 0.55, 0.54), _trial(5, "b", "c", 0.50, 0.60)]
+    return pd.DataFrame(rows)
+
+
+def test_selection_is_by_validation_not_test():
+    full = _full()
+    # for c: b->c has test 0.60 but val 0.50 (not above single 0.5); a->c val 0.55 wins with test 0.54
+    assert selected_f1(_single()["tasks"]["c"], full, "c") == (0.54, "a→c")
+    # for b: no pair beats the single-task validation F1
+    assert selected_f1(_single()["tasks"]["b"], full, "b") == (0.5, "single-task")
+
+
+def test_compare_figures_on_known_tables(tmp_path):
+    full = _full()
+    pruned = full[full["trial_id"] == "t0"].copy()  # kept only b->a
+    preds = pd.DataFrame({"source": full["source"], "target": full["target"],
+                          "probability": [0.9, 0.1, 0.2, 0.3, 0.4, 0.5],
+                          "kept": [True, False, False, False, False, False],
+                          "score_random": [0.1, 0.9, 0.5, 0.4, 0.3, 0.2]})
+    r = compare(_single(), full, pruned, preds, costs={"pair_features_s": 2.0})
+    # full: a 0.58, b 0.50, c 0.54 ; pruned: a 0.58, b 0.50, c 0.50 -> loss (0 + 0 + 0.04) / 3
+    assert r["f1_loss"] == pytest.approx(0.04 / 3)
+    # targets improved by full: a (+0.08), c (+0.04): captured (1 + 0) / 2
+    assert r["gain_captured"] == pytest.approx(0.5)
+    train = 3 * (10.0 - 1.0)
+    assert r["compute_s"]["full_total"] == pytest.approx(train + 30.0)
+    assert r["compute_s"]["pruned_total"] == pytest.approx(train + 3.0 + 2.0 + 5.0)
+    assert r["time_reduction"] == pytest.approx(1 - (train + 10.0) / (train + 30.0))
+    assert r["pairs_kept"] == 1 and r["pairs_total"] == 6
+    assert r["references"]["prune_all"]["gain_captured"] == pytest.approx(0.0)
+    assert r["references"]["oracle"]["f1_loss"] <= r["f1_loss"] + 1e-9
+    assert "random" in r["baselines"] and r["baselines"]["random"]["simulated"]["pairs_kept"] == 1
+    files = plot_report(r, _single(), full, pruned, preds, tmp_path)
+    assert all((tmp_path / f).stat().st_size > 1000 for f in files)
+    md = report_markdown(r)
+    assert "time reduction" in md and "| a |" in md
