@@ -78,6 +78,49 @@ def app(runs):
     ray.shutdown()
 
 
+def test_raytp_serve_command_serves_until_ctrl_c(runs, tmp_path):
+    """`raytp serve` in a subprocess (its own throwaway Ray): answers on 127.0.0.1, stops cleanly on SIGINT.
+
+    Runs before the module's Serve app starts, so only one Ray cluster is up at a time."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "RAYTP_API_TOKEN")}
+    log = (tmp_path / "serve.log").open("w")
+    proc = subprocess.Popen([sys.executable, "-m", "raytp.cli", "serve", "--run", runs["a"], "--port", str(port)],
+                            stdout=log, stderr=subprocess.STDOUT, env=env)
+    try:
+        url, answer = f"http://127.0.0.1:{port}", None
+        deadline = time.monotonic() + 150
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                answer = httpx.post(f"{url}/v1/recommend", json={"target": "water", "k": 2}, timeout=5.0)
+                if answer.status_code == 200 and "serving 6 tasks" in (tmp_path / "serve.log").read_text():
+                    break  # deployed, and serve.run has returned
+            except httpx.HTTPError:
+                pass
+            time.sleep(1.0)
+        assert answer is not None and answer.status_code == 200, (tmp_path / "serve.log").read_text()[-2000:]
+        assert answer.json() == Recommender.from_run_dir(runs["a"]).recommend("water", 2)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=90) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+        log.close()
+    assert "stopping" in (tmp_path / "serve.log").read_text()
+
+
+def test_raytp_serve_rejects_bad_input_before_starting_ray(runs, capsys):
+    assert cli_main(["serve", "--run", runs["empty"]]) == 2
+    assert "no single_task.json" in capsys.readouterr().err
+    assert cli_main(["serve", "--run", runs["a"], "--port", "70000"]) == 2
+    assert "--port" in capsys.readouterr().err
+
+
 def test_routes_answer_like_the_recommender(app, runs):
     c, rec = app["client"], Recommender.from_run_dir(runs["a"])
     assert c.get("/healthz").json() == {"status": "ok", "tasks": len(rec.tasks())}
