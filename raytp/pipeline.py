@@ -1,0 +1,132 @@
+"""Pipeline stages between training and search (pure of Ray): pair features, predictor, pruning plan.
+
+- ``features_stage``: signatures of every task model -> ``pair_features.parquet`` (one row per
+  ordered pair: signature similarities, task statistics, LogME, TextEmb, a random score);
+- ``predict_stage``: scores every pair with the ``TransferPredictor`` -> ``pair_predictions.parquet``
+  (probability, kept, and ``score_<baseline>`` columns), ``predictor.json`` and ``pruning.json``.
+The learned predictor learns only from outcomes whose cost is counted (calibration pairs of this
+run) or from earlier runs on other tasks (``prune.knowledge_base``); never from the pairs it judges
+without paying for them.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from raytp.config import ExperimentConfig
+from raytp.data.dataset import MultiTaskDataset
+from raytp.data.subsets import probe_indices
+from raytp.errors import RunDirError
+from raytp.predict import TransferPredictor, build_pruning_plan
+from raytp.profiling.pair_features import pair_features
+from raytp.profiling.signatures import load_signatures, probe_fingerprint
+from raytp.profiling.textemb import task_vectors, textemb_table
+from raytp.stages import read_single_task, signature_path
+from raytp.store import RunDir
+
+PAIR_FEATURES = "pair_features.parquet"
+PAIR_PREDICTIONS = "pair_predictions.parquet"
+PREDICTOR = "predictor.json"
+PRUNING = "pruning.json"
+BASELINE_COLUMNS = {"random": "random", "label_phi": "label_phi", "textemb": "textemb", "logme": "logme"}
+
+
+def features_stage(cfg: ExperimentConfig, ds: MultiTaskDataset, run: RunDir) -> dict[str, Any]:
+    """Compute and write the pair feature table; returns its cost in seconds."""
+    start = time.perf_counter()
+    single = read_single_task(run)["tasks"]
+    tasks = [t for t in cfg.data.tasks if t in single]
+    probe = probe_indices(ds, cfg.data)
+    expected = probe_fingerprint(probe, ds.fingerprint())
+    sigs = {}
+    for t in tasks:
+        rel = single[t].get("signature") or signature_path(t)
+        if not run.has(rel):
+            raise RunDirError(f"{run.path(rel)}: missing signatures of task {t!r}; re-run `raytp train`")
+        sigs[t], _ = load_signatures(run.read_bytes(rel), expected_probe=expected)
+    t_emb = time.perf_counter()
+    textemb = textemb_table(task_vectors(ds, tasks, cfg.data), tasks)
+    textemb_s = time.perf_counter() - t_emb
+    table = pair_features(sigs, dataset=ds, data_cfg=cfg.data, probe_idx=probe, single=single, textemb=textemb,
+                          top_k=cfg.profiling.top_k, seed=cfg.seed, tasks=tasks)
+    run.write_parquet(PAIR_FEATURES, table)
+    return {"pair_features_s": time.perf_counter() - start, "textemb_s": textemb_s, "pairs": len(table)}
+
+
+def knowledge_base(paths: list[str]) -> pd.DataFrame:
+    """Pair features + outcomes (one row per searched pair) from earlier run directories."""
+    from raytp.report import pair_truth
+    frames = []
+    for p in paths:
+        run = RunDir(p)
+        feats = run.read_parquet(PAIR_FEATURES)
+        for rel in ("search_full.parquet", "search_pruned.parquet"):
+            if run.has(rel):
+                frames.append(feats.merge(pair_truth(run.read_parquet(rel)), on=["source", "target"]))
+    if not frames:
+        raise RunDirError(f"prune.knowledge_base: no searched pairs in {paths}")
+    kb = pd.concat(frames, ignore_index=True)
+    return kb.drop_duplicates(["source", "target"], keep="first")
+
+
+def fit_predictor(cfg: ExperimentConfig, features: pd.DataFrame,
+                  labelled: pd.DataFrame | None) -> TransferPredictor:
+    """Zero-shot, or learned from ``labelled`` rows (pair features + a ``beneficial`` column)."""
+    p = cfg.prune
+    if p.predictor == "zero-shot" or labelled is None or len(labelled) == 0:
+        return TransferPredictor(mode="zero-shot", feature=p.zero_shot_feature, threshold=p.threshold).fit(features)
+    cols = [c for c in features.columns if c in labelled.columns]
+    return TransferPredictor(mode="learned", feature=p.zero_shot_feature, threshold=p.threshold,
+                             random_state=cfg.seed).fit(labelled[cols], labelled["beneficial"].to_numpy(bool))
+
+
+def predict_stage(cfg: ExperimentConfig, run: RunDir, labelled: pd.DataFrame | None = None,
+                  exclude: set[tuple[str, str]] | None = None, spent_trials: int = 0,
+                  margin: float = 0.01, outcomes: pd.DataFrame | None = None) -> dict[str, Any]:
+    """Score every pair, keep the promising ones, write predictions and the pruning plan.
+
+    ``exclude`` are pairs already searched (e.g. calibration pairs): not searched again."""
+    start = time.perf_counter()
+    features = run.read_parquet(PAIR_FEATURES)
+    predictor = fit_predictor(cfg, features, labelled)
+    proba = predictor.predict_proba(features)[:, 1]
+    scored = features[["source", "target"]].copy()
+    scored["probability"] = proba
+    candidates = scored
+    if exclude:
+        candidates = scored[[(s, t) not in exclude for s, t in zip(scored["source"], scored["target"])]]
+    single = read_single_task(run)["tasks"]
+    plan = build_pruning_plan(candidates, cfg.search.grid, cfg.prune,
+                              single={t: s["hyperparameters"] for t, s in single.items()}, outcomes=outcomes,
+                              margin=margin, predictor=predictor.to_dict() | {"fallback": predictor.fallback_},
+                              spent_trials=spent_trials)
+    kept = {(q["source"], q["target"]) for q in plan["pairs"]}
+    scored["kept"] = [(s, t) in kept for s, t in zip(scored["source"], scored["target"])]
+    scored["calibration"] = [(s, t) in (exclude or set()) for s, t in zip(scored["source"], scored["target"])]
+    for name, col in BASELINE_COLUMNS.items():
+        if col in features:
+            scored[f"score_{name}"] = features[col].to_numpy(float)
+    plan["predictor_s"] = time.perf_counter() - start
+    run.write_parquet(PAIR_PREDICTIONS, scored)
+    run.write_text(PREDICTOR, predictor.to_json())
+    run.write_json(PRUNING, plan)
+    return plan
+
+
+def calibration_sample(tasks: list[str], n: int, seed: int) -> list[tuple[str, str]]:
+    """``n`` ordered pairs spread over targets (seeded): the labelled sample whose cost is counted."""
+    rng = np.random.default_rng(seed + 101)
+    pairs = [(s, t) for t in tasks for s in tasks if s != t]
+    order = rng.permutation(len(pairs))
+    chosen, per_target = [], {t: 0 for t in tasks}
+    for round_ in range(len(tasks)):
+        for i in order:
+            s, t = pairs[i]
+            if len(chosen) < n and per_target[t] == round_ and (s, t) not in chosen:
+                chosen.append((s, t))
+                per_target[t] += 1
+    return chosen
