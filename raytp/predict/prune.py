@@ -71,7 +71,8 @@ def select_pairs(scored: pd.DataFrame, policy: str, *, threshold: float = 0.5, t
 def hopeless_values(grid: Mapping[str, list], outcomes: pd.DataFrame | None, margin: float,
                     min_trials: int = 2) -> dict[str, list]:
     """Grid values whose mean gain in ``outcomes`` (columns ``hp_<name>`` and ``gain_val`` or ``gain``)
-    is below -margin over at least ``min_trials`` trials; the best value of each hyperparameter is kept."""
+    is below -margin over at least ``min_trials`` trials (marginal means over the other hyperparameters);
+    the best value of each hyperparameter is always kept."""
     if outcomes is None or len(outcomes) == 0:
         return {}
     gain_col = "gain_val" if "gain_val" in outcomes.columns else "gain"
