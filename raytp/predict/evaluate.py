@@ -145,3 +145,16 @@ def ablation(X: pd.DataFrame, y: np.ndarray, gains: np.ndarray, groups: np.ndarr
         m.pop("proba")
         rows.append({"group": name, "n_features": len(cols), **m})
     return pd.DataFrame(rows)
+
+
+def evaluate_baselines(X: pd.DataFrame, y: np.ndarray, gains: np.ndarray, groups: np.ndarray,
+                       keep: int | None = None, ks: Sequence[int] = (1, 3)) -> dict[str, dict[str, Any]]:
+    """Metrics of every baseline column present in ``X`` (see ``BASELINES``), each ranking pairs by
+    its score (NaN last) and keeping the same number of pairs ``keep`` (default: its top half)."""
+    from raytp.predict.baselines import BASELINES
+    out = {}
+    for name, col in BASELINES.items():
+        if col in X.columns:
+            scores = X[col].to_numpy(dtype=np.float64)
+            out[name] = evaluate_scores(scores, y, gains, groups, ks, keep=len(X) // 2 if keep is None else keep)
+    return out

@@ -257,3 +257,11 @@ class TransferPredictor:
 def clone(predictor: TransferPredictor) -> TransferPredictor:
     """An unfitted copy with the same parameters."""
     return TransferPredictor(**predictor.get_params())
+
+
+def score_pairs(predictor: TransferPredictor, X: pd.DataFrame) -> pd.DataFrame:
+    """Frame (source, target, probability) of a fitted predictor over a pair table."""
+    if not {"source", "target"} <= set(X.columns):
+        raise PredictorError("pair table lacks the source/target columns")
+    return pd.DataFrame({"source": X["source"].to_numpy(), "target": X["target"].to_numpy(),
+                         "probability": predictor.predict_proba(X)[:, 1]})

@@ -67,13 +67,13 @@ def signature_similarities(signatures: Signatures, top_k: float = 0.1, tasks: li
     if len(tasks) < 2:
         raise ProfilingError("pair features need signatures of at least two tasks")
     layers = signature_layers(signatures[tasks[0]])
-    rdms: dict[tuple[str, str], np.ndarray] = {}
+    prepared: dict[tuple[str, str], sim.PreparedMatrix] = {}
     for t in tasks:
         for kind in MATRIX_KINDS:
             for layer in layers:
                 key = f"{kind}/{layer}"
                 if key in signatures[t]:
-                    rdms[(t, key)] = sim.rdm(_np(signatures[t][key]))
+                    prepared[(t, key)] = sim.PreparedMatrix(_np(signatures[t][key]))
     rows = []
     for s, t in ordered_pairs(tasks):
         a, b = signatures[s], signatures[t]
@@ -92,8 +92,9 @@ def signature_similarities(signatures: Signatures, top_k: float = 0.1, tasks: li
             for kind in MATRIX_KINDS:
                 key = f"{kind}/{layer}"
                 if key in a and key in b:
-                    row[f"{key}/cka"] = sim.linear_cka(_np(a[key]), _np(b[key]))
-                    row[f"{key}/rsa"] = sim.rdm_similarity(rdms[(s, key)], rdms[(t, key)])
+                    pa, pb = prepared[(s, key)], prepared[(t, key)]
+                    row[f"{key}/cka"] = pa.cka(pb)
+                    row[f"{key}/rsa"] = pa.rsa(pb)
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -104,3 +104,33 @@ def rdm_similarity(dx: np.ndarray, dy: np.ndarray) -> float:
     """Spearman between two condensed RDMs, over the entries defined in both."""
     ok = np.isfinite(dx) & np.isfinite(dy)
     return spearman(dx[ok], dy[ok]) if ok.sum() > 2 else float("nan")
+
+
+class PreparedMatrix:
+    """One examples x neurons matrix prepared once for many CKA / RSA comparisons."""
+
+    def __init__(self, x: np.ndarray):
+        x = _matrix(x)
+        self.n = x.shape[0]
+        self.centered = x - x.mean(0)
+        self.gram_norm = float(np.linalg.norm(self.centered.T @ self.centered))
+        self.rdm = rdm(x)
+        finite = np.isfinite(self.rdm).all() and len(self.rdm) > 2
+        r = rankdata(self.rdm) if finite else None
+        self.rank_z = (r - r.mean()) / r.std() if r is not None and r.std() > 0 else None
+
+    def cka(self, other: "PreparedMatrix") -> float:
+        """Same value as ``linear_cka`` on the two original matrices."""
+        if self.n != other.n:
+            raise ProfilingError(f"CKA needs the same examples: {self.n} vs {other.n} rows")
+        if self.gram_norm == 0 or other.gram_norm == 0:
+            return float("nan")
+        return float(np.linalg.norm(other.centered.T @ self.centered) ** 2 / (self.gram_norm * other.gram_norm))
+
+    def rsa(self, other: "PreparedMatrix") -> float:
+        """Same value as ``rsa`` on the two original matrices."""
+        if self.n != other.n:
+            raise ProfilingError(f"RSA needs the same examples: {self.n} vs {other.n} rows")
+        if self.rank_z is not None and other.rank_z is not None:
+            return float(np.mean(self.rank_z * other.rank_z))
+        return rdm_similarity(self.rdm, other.rdm)

@@ -71,3 +71,15 @@ def test_rsa_and_cka_need_same_examples(rng):
         rsa(rng.normal(size=(5, 3)), rng.normal(size=(6, 3)))
     with pytest.raises(ProfilingError):
         linear_cka(rng.normal(size=(5, 3)), rng.normal(size=(6, 3)))
+
+
+def test_prepared_matrices_match_direct_measures(rng):
+    from raytp.profiling.similarity import PreparedMatrix
+    x, y = rng.normal(size=(30, 5)), rng.normal(size=(30, 7))
+    y[:, 0] = x[:, 0]
+    px, py = PreparedMatrix(x), PreparedMatrix(y)
+    assert px.cka(py) == pytest.approx(linear_cka(x, y))
+    assert px.rsa(py) == pytest.approx(rsa(x, y))
+    z = y.copy()
+    z[3] = 1.0  # a constant row: undefined distances, slow path
+    assert PreparedMatrix(z).rsa(px) == pytest.approx(rsa(z, x))
