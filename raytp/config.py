@@ -18,7 +18,7 @@ from raytp.errors import ConfigError
 
 DEFAULT_TASKS = ["food", "water", "shelter", "medical_help", "request", "floods", "storm", "buildings"]
 # Learning rate each backend gets when train.lr is left unset (backends expose it as `default_lr`).
-DEFAULT_LR = {"hashed": 1e-2, "frozen-encoder": 1e-3, "transformer": 5e-5}
+DEFAULT_LR = {"hashed": 1e-2, "frozen-encoder": 3e-3, "transformer": 5e-5}
 
 
 class _Strict(BaseModel):
@@ -82,7 +82,7 @@ class TrainConfig(_Strict):
     """Optimisation of single-task and pair models."""
 
     lr: float | None = Field(None, gt=0, description="Learning rate (unset: the backend's default, filled in when the "
-                                                     "experiment config is validated: hashed 1e-2, frozen-encoder 1e-3, "
+                                                     "experiment config is validated: hashed 1e-2, frozen-encoder 3e-3, "
                                                      "transformer 5e-5).")
     lr_pool: list[float] | None = Field(None, description="Per-task hyperparameter pool: learning rates tried by the "
                                                           "single-task stage, chosen on validation F1 (None: [lr]).")
