@@ -1,0 +1,254 @@
+"""Load on POST /v1/recommend over loopback: the Ray Serve app vs the same FastAPI app under bare uvicorn.
+
+    python benchmarks/serve_load.py [--quick] [--requests N] [--concurrency C] [--out DIR]
+
+The load generator is a separate light process (asyncio + raw HTTP/1.1 keep-alive sockets, one connection per
+client), so it does not share an interpreter with either server. Bare first, then Serve (Ray is only up for the
+second). Writes OUT/serve_load.json: requests/s, p50/p99 latency (ms), errors for both, and Serve/bare throughput.
+Targets on 2 cores: 0 errors, p99 <= 50 ms, >= 200 requests/s, Serve >= half the bare app's throughput.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from _common import parser, write_json  # noqa: E402
+
+TARGETS = {"p99_ms": 50.0, "rps": 200.0, "serve_to_bare": 0.5}
+# Serve tunables for a tiny handler: run user code and the router on the replica's main event loop (fewer thread
+# hops per request). They must be in the environment before Ray starts (proxy and replicas inherit it).
+SERVE_FAST_ENV = {"RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD": "0", "RAY_SERVE_RUN_ROUTER_IN_SEPARATE_LOOP": "0"}
+
+
+# -- load generator (runs in its own process: --_load) --------------------------------------------
+async def _client(host: str, port: int, bodies: list[bytes], n: int, lat: list[float], errors: list[str]) -> None:
+    reader = writer = None
+    for i in range(n):
+        body = bodies[i % len(bodies)]
+        req = (b"POST /v1/recommend HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+               b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+        t0 = time.perf_counter()
+        try:
+            if writer is None:
+                reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 10)
+            writer.write(req)
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+            status = int(head.split(b" ", 2)[1])
+            length = next(int(line.split(b":", 1)[1]) for line in head.lower().split(b"\r\n")
+                          if line.startswith(b"content-length:"))
+            await asyncio.wait_for(reader.readexactly(length), 10)
+            if status != 200:
+                errors.append(f"HTTP {status}")
+            else:
+                lat.append(time.perf_counter() - t0)
+        except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError, StopIteration) as e:
+            errors.append(type(e).__name__)
+            if writer is not None:
+                writer.close()
+            reader = writer = None
+    if writer is not None:
+        writer.close()
+
+
+async def _load(url: str, requests: int, concurrency: int, targets: list[str]) -> dict[str, Any]:
+    host, port = url.split("//", 1)[1].split(":")
+    bodies = [json.dumps({"target": t, "k": 5}).encode() for t in targets]
+    warm: list[float] = []
+    await asyncio.gather(*[_client(host, int(port), bodies, 20, warm, []) for _ in range(concurrency)])
+    lat: list[float] = []
+    errors: list[str] = []
+    per = [requests // concurrency + (1 if i < requests % concurrency else 0) for i in range(concurrency)]
+    t0 = time.perf_counter()
+    await asyncio.gather(*[_client(host, int(port), bodies, n, lat, errors) for n in per])
+    elapsed = time.perf_counter() - t0
+    lat.sort()
+    pct = lambda q: 1000 * lat[min(len(lat) - 1, int(q * len(lat)))] if lat else None  # noqa: E731
+    return {"requests": requests, "concurrency": concurrency, "ok": len(lat), "errors": len(errors),
+            "error_kinds": sorted(set(errors))[:5], "elapsed_s": elapsed, "rps": len(lat) / elapsed,
+            "p50_ms": pct(0.50), "p99_ms": pct(0.99), "mean_ms": 1000 * sum(lat) / len(lat) if lat else None}
+
+
+def run_load(url: str, requests: int, concurrency: int, targets: list[str]) -> dict[str, Any]:
+    """Run the load generator in a separate process and return its measurements."""
+    out = subprocess.run([sys.executable, __file__, "--_load", url, str(requests), str(concurrency), ",".join(targets)],
+                         capture_output=True, text=True, timeout=900, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# -- CPU accounting (Linux /proc): server CPU seconds per request, robust to a busy machine ---------------
+def _pids_matching(*needles: str) -> list[int]:
+    pids = []
+    for d in Path("/proc").glob("[0-9]*"):
+        try:
+            cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if any(n in cmd for n in needles):
+            pids.append(int(d.name))
+    return pids
+
+
+def _cpu_s(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
+def measured_load(url: str, requests: int, concurrency: int, targets: list[str], server_pids: list[int]) -> dict:
+    """run_load plus the servers' CPU milliseconds per request (None where /proc is unavailable)."""
+    before = _cpu_s(server_pids)
+    result = run_load(url, requests, concurrency, targets)
+    used = _cpu_s(server_pids) - before
+    result["server_cpu_ms_per_request"] = 1000 * used / requests if server_pids else None
+    return result
+
+
+# -- servers ---------------------------------------------------------------------------------------
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_ready(url: str, timeout: float = 120.0) -> None:
+    import httpx
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=2.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"{url} not ready after {timeout:.0f} s")
+
+
+def _bare_server(run_dir: str, port: int) -> None:
+    import uvicorn
+
+    from raytp.http_api import create_app
+    from raytp.recommender import Recommender
+    rec = Recommender.from_run_dir(run_dir)
+    uvicorn.run(create_app(lambda: rec), host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def bench_bare(run_dir: str, requests: int, concurrency: int, targets: list[str]) -> dict[str, Any]:
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, __file__, "--_bare", run_dir, str(port)])
+    try:
+        url = f"http://127.0.0.1:{port}"
+        _wait_ready(url)
+        return measured_load(url, requests, concurrency, targets, [proc.pid])
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def bench_serve(run_dir: str, requests: int, concurrency: int, targets: list[str], stock: bool) -> dict[str, Any]:
+    import logging
+    if not stock:
+        os.environ.update(SERVE_FAST_ENV)
+
+    import ray
+    from ray import serve
+
+    from raytp.runtime.serve import APP_NAME, make_app
+    ray.init(address="local", include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False)
+    try:
+        port = _free_port()
+        serve.start(http_options={"host": "127.0.0.1", "port": port}, logging_config={"log_level": "WARNING",
+                                                                                      "enable_access_log": False})
+        serve.run(make_app(run_dir), name=APP_NAME, route_prefix="/",
+                  logging_config={"log_level": "WARNING", "enable_access_log": False})
+        url = f"http://127.0.0.1:{port}"
+        _wait_ready(url)
+        pids = _pids_matching("ray::ProxyActor", "ray::ServeReplica")
+        return measured_load(url, requests, concurrency, targets, pids)
+    finally:
+        serve.shutdown()
+        ray.shutdown()
+
+
+# -- report ----------------------------------------------------------------------------------------
+def verdict(bare: dict[str, Any], serve_: dict[str, Any]) -> dict[str, Any]:
+    ratio = serve_["rps"] / bare["rps"] if bare["rps"] else None
+    checks = {"zero_errors": bare["errors"] == 0 and serve_["errors"] == 0,
+              "serve_p99_ms<=50": serve_["p99_ms"] is not None and serve_["p99_ms"] <= TARGETS["p99_ms"],
+              "serve_rps>=200": serve_["rps"] >= TARGETS["rps"],
+              "serve_rps>=half_bare": ratio is not None and ratio >= TARGETS["serve_to_bare"]}
+    return {"serve_to_bare_rps": ratio, "checks": checks, "all_met": all(checks.values())}
+
+
+def table(bare: dict[str, Any], serve_: dict[str, Any], v: dict[str, Any]) -> str:
+    rows = [("app", "requests", "errors", "req/s", "p50 ms", "p99 ms", "server CPU ms/req")]
+    for name, r in (("bare uvicorn", bare), ("ray serve", serve_)):
+        rows.append((name, str(r["requests"]), str(r["errors"]), f"{r['rps']:.0f}",
+                     f"{r['p50_ms']:.1f}" if r["p50_ms"] is not None else "-",
+                     f"{r['p99_ms']:.1f}" if r["p99_ms"] is not None else "-",
+                "-" if r.get("server_cpu_ms_per_request") is None else f"{r['server_cpu_ms_per_request']:.2f}"))
+    w = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w[i]) for i, c in enumerate(r)) for r in rows]
+    lines.append(f"serve/bare throughput: {v['serve_to_bare_rps']:.2f}   targets met: "
+                 + ", ".join(f"{k}={'yes' if ok else 'NO'}" for k, ok in v["checks"].items()))
+    return "\n".join(lines)
+
+
+def main() -> int:
+    if len(sys.argv) > 1 and sys.argv[1] == "--_load":
+        url, n, c, targets = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5].split(",")
+        print(json.dumps(asyncio.run(_load(url, n, c, targets))))
+        return 0
+    if len(sys.argv) > 1 and sys.argv[1] == "--_bare":
+        _bare_server(sys.argv[2], int(sys.argv[3]))
+        return 0
+    p = parser(__doc__.splitlines()[0])
+    p.add_argument("--requests", type=int, default=None, help="requests per app (default 5000; --quick 600)")
+    p.add_argument("--concurrency", type=int, default=16, help="concurrent keep-alive clients (default 16)")
+    p.add_argument("--stock", action="store_true", help="Serve with its default threading (no SERVE_FAST_ENV)")
+    p.add_argument("--run", default=None, help="run directory to serve (default: a generated 10-task run)")
+    args = p.parse_args()
+    requests = args.requests or (600 if args.quick else 5000)
+    if requests < args.concurrency or args.concurrency < 1:
+        p.error("--requests must be >= --concurrency >= 1")
+
+    from raytp.recommender import Recommender
+    with tempfile.TemporaryDirectory(prefix="serve_load_") as tmp:
+        run_dir = args.run
+        if run_dir is None:
+            from tests.recommender_runs import write_run
+            run_dir = str(Path(tmp) / "run")
+            write_run(run_dir, tasks=["food", "water", "shelter", "medical_help", "request", "floods", "storm",
+                                      "earthquake", "buildings", "refugees"], searches=("pruned", "full"))
+        targets = Recommender.from_run_dir(run_dir).task_names()
+        bare = bench_bare(run_dir, requests, args.concurrency, targets)
+        print(f"bare uvicorn: {bare['rps']:.0f} req/s, p99 {bare['p99_ms']:.1f} ms, {bare['errors']} errors", flush=True)
+        serve_ = bench_serve(run_dir, requests, args.concurrency, targets, args.stock)
+    v = verdict(bare, serve_)
+    print(table(bare, serve_, v))
+    write_json(args.out, "serve_load.json", {
+        "benchmark": "serve_load", "quick": args.quick, "cpus": os.cpu_count(), "python": sys.version.split()[0],
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"), "endpoint": "POST /v1/recommend", "targets": TARGETS,
+        "serve_env": {} if args.stock else SERVE_FAST_ENV, "bare": bare, "serve": serve_, **v})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
