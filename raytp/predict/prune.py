@@ -103,9 +103,11 @@ def _nearest(values: list, target: float) -> Any:
 def warm_start(grid: Mapping[str, list], single_summary: Mapping[str, Any] | None) -> dict[str, Any]:
     """Warm-start values from the target's best single-task hyperparameters.
 
-    lr: the grid value nearest (in log scale) to the target's chosen lr, or that lr itself when
+    ``single_summary``: the target's single-task summary (with a ``hyperparameters`` mapping) or
+    that mapping itself. lr: the grid value nearest (in log scale) to the target's chosen lr, or that lr itself when
     the grid does not search lr (the pair trainer then uses it)."""
-    hps = (single_summary or {}).get("hyperparameters") or {}
+    summary = single_summary or {}
+    hps = summary.get("hyperparameters", summary) or {}
     out: dict[str, Any] = {}
     lr = hps.get("lr")
     if lr is not None and float(lr) > 0:

@@ -67,6 +67,7 @@ def test_warm_start_from_single_task_lr():
     assert warm_start({"mode": ["multitask"]}, single) == {"lr": 0.004}
     assert warm_start({"lr": [1e-3, 1e-2, 1e-1]}, single) == {"lr": 1e-2}  # nearest in log scale
     assert warm_start({"lr": [1e-3]}, None) == {}
+    assert warm_start({"mode": ["multitask"]}, {"lr": 0.004}) == {"lr": 0.004}  # the hyperparameters alone
 
 
 def test_build_plan_is_json_ready(scored):
