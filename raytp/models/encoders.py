@@ -135,12 +135,18 @@ def _read_cache(path: Path, n: int) -> np.ndarray | None:
     return emb if emb.ndim == 2 and emb.shape[0] == n else None
 
 
+@lru_cache(maxsize=1)
+def _inference_model(model_path: str) -> nn.Module:
+    """The pretrained encoder kept for encoding texts (never trained, so one copy is reused)."""
+    return load_pretrained(model_path)
+
+
 @torch.no_grad()
 def _encode(texts: Sequence[str], model_path: str, max_length: int, batch_size: int, device: str,
             progress: bool) -> np.ndarray:
     from tqdm.auto import tqdm
     tok = load_tokenizer(model_path)
-    model = load_pretrained(model_path).to(device)
+    model = _inference_model(model_path).to(device)
     out = np.zeros((len(texts), model.config.hidden_size), dtype=np.float32)
     order = np.argsort([len(t) for t in texts], kind="stable")  # similar lengths share a batch: less padding
     starts = range(0, len(texts), batch_size)
