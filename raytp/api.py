@@ -13,7 +13,7 @@ from typing import Any
 
 from raytp.config import ExperimentConfig, load_config
 from raytp.data import load_experiment_data
-from raytp.stages import load_run_config, prepare_run_dir
+from raytp.stages import check_run_dir, load_run_config, prepare_run_dir
 from raytp.store import RunDir
 
 __all__ = ["load_config", "train", "read_results", "run_config"]
@@ -21,12 +21,14 @@ __all__ = ["load_config", "train", "read_results", "run_config"]
 
 def train(cfg: ExperimentConfig, run_dir: str | Path, resume: bool = False, progress: bool = True) -> dict[str, Any]:
     """Single-task stage: one model per task, trained concurrently on Ray actors; returns the summary."""
-    from raytp.runtime.cluster import ray_session
+    from raytp.runtime.cluster import check_fits, ray_session
     from raytp.runtime.single_task import run_single_task_stage
 
+    check_run_dir(str(run_dir), cfg, resume=resume)  # fail fast, before data loading and Ray
     ds = load_experiment_data(cfg)
-    run = prepare_run_dir(str(run_dir), cfg, resume=resume)
     with ray_session(cfg.resources):
+        check_fits(cfg.resources)  # before the run directory is touched: a refused run leaves it as it was
+        run = prepare_run_dir(str(run_dir), cfg, resume=resume)
         return run_single_task_stage(cfg, ds, run, resume=resume, progress=progress)
 
 

@@ -50,6 +50,10 @@ def main(argv: list[str] | None = None) -> int:
         except OSError:
             pass
         return 0
+    except OSError as e:  # a path the user gave that cannot be read or written: one line, no traceback
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"raytp: error: {where}{e.strerror or e}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("raytp: interrupted", file=sys.stderr)
         return 130

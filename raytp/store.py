@@ -47,7 +47,12 @@ class RunDir:
     def __init__(self, path: str | Path, create: bool = False):
         self.root = Path(path)
         if create:
-            self.root.mkdir(parents=True, exist_ok=True)
+            try:
+                self.root.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise RunDirError(f"{self.root}: cannot create the run directory ({e.strerror or e})") from None
+        elif self.root.exists() and not self.root.is_dir():
+            raise RunDirError(f"{self.root}: not a directory")
         elif not self.root.is_dir():
             raise RunDirError(f"{self.root}: run directory not found")
 
@@ -62,6 +67,12 @@ class RunDir:
             raise RunDirError(f"{p}: manifest is corrupt (not valid JSON)") from None
         if not isinstance(m, dict) or not isinstance(m.get("artifacts"), dict):
             raise RunDirError(f"{p}: manifest has no 'artifacts' mapping")
+        for rel, entry in m["artifacts"].items():
+            if not _safe_rel(rel):
+                raise RunDirError(f"{p}: artifact name {rel!r} is not a relative path inside the run directory")
+            if not (isinstance(entry, dict) and isinstance(entry.get("sha256"), str)
+                    and isinstance(entry.get("bytes"), int) and not isinstance(entry.get("bytes"), bool)):
+                raise RunDirError(f"{p}: entry of {rel!r} needs a 'sha256' string and a 'bytes' integer")
         return m
 
     def _record(self, rel: str, data: bytes) -> None:
@@ -125,10 +136,17 @@ class RunDir:
             raise RunDirError(f"{self.root / rel}: not valid JSON") from None
 
     def read_text(self, rel: str) -> str:
-        return self.read_bytes(rel).decode("utf-8")
+        try:
+            return self.read_bytes(rel).decode("utf-8")
+        except UnicodeDecodeError:
+            raise RunDirError(f"{self.root / rel}: not UTF-8 text") from None
 
     def read_parquet(self, rel: str) -> pd.DataFrame:
-        return pd.read_parquet(io.BytesIO(self.read_bytes(rel)))
+        data = self.read_bytes(rel)
+        try:
+            return pd.read_parquet(io.BytesIO(data))
+        except Exception as e:  # pyarrow raises its own error types
+            raise RunDirError(f"{self.root / rel}: not a valid Parquet file ({type(e).__name__})") from None
 
     def read_tensors(self, rel: str) -> dict:
         from safetensors.torch import load
@@ -147,6 +165,12 @@ class RunDir:
             except RunDirError as e:
                 problems.append(str(e))
         return problems
+
+
+def _safe_rel(rel: str) -> bool:
+    """A manifest name must stay inside the run directory (no absolute paths, no '..')."""
+    p = Path(rel)
+    return bool(rel) and not p.is_absolute() and ".." not in p.parts and "\\" not in rel
 
 
 def _json_default(o: Any) -> Any:

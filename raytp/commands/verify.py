@@ -1,28 +1,76 @@
-"""`raytp verify`: check every artifact of a run directory against its manifest checksums."""
+"""`raytp verify`: check every artifact of a run directory against its manifest, and that it parses.
+
+Each artifact recorded in ``manifest.json`` must exist, match its size and SHA-256, and load as what its
+name says (JSON, Parquet, safetensors, UTF-8 text) — with the same readers the pipeline uses, so what
+verify passes every stage can read. Temporary files left by a writer that was killed mid-write
+(``.<name>.*.tmp``) are listed as stray: harmless (never under an artifact's final name), removable.
+Exit 0 when every artifact passes, 2 otherwise (one line per problem on stdout, a summary on stderr).
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from typing import Any
 
 from raytp.commands.common import print_json
-from raytp.store import RunDir
+from raytp.errors import RunDirError
+from raytp.store import MANIFEST, RunDir
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("verify", help="check a run directory's checksums")
+    p = sub.add_parser("verify", help="check a run directory's checksums",
+                       description="Check every artifact of RUN_DIR against the manifest's checksums and that it "
+                                   "parses; exit 2 naming each truncated, modified or missing file.")
     p.add_argument("--run", required=True, metavar="RUN_DIR")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print one JSON object: artifacts, problems, stray, ok")
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    run_dir = RunDir(args.run)
-    problems = run_dir.verify()
-    n = len(run_dir.manifest()["artifacts"])
-    if args.json:
-        print_json({"artifacts": n, "problems": problems, "ok": not problems})
+def check_artifact(run_dir: RunDir, rel: str) -> None:
+    """Raise RunDirError unless ``rel`` matches its checksum and loads as its type."""
+    if rel.endswith(".json"):
+        run_dir.read_json(rel)
+    elif rel.endswith(".parquet"):
+        run_dir.read_parquet(rel)
+    elif rel.endswith(".safetensors"):
+        run_dir.read_tensors(rel)
+    elif rel.endswith((".yaml", ".yml", ".md", ".txt", ".csv")):
+        run_dir.read_text(rel)
     else:
-        for p in problems:
+        run_dir.read_bytes(rel)
+
+
+def verify_run(path: str) -> dict[str, Any]:
+    """``{"artifacts": n, "problems": [...], "stray": [...], "ok": bool}`` for a run directory."""
+    run_dir = RunDir(path)
+    if not (run_dir.root / MANIFEST).is_file():
+        raise RunDirError(f"{run_dir.root / MANIFEST}: missing; not a raytp run directory (or nothing written yet)")
+    artifacts = sorted(run_dir.manifest()["artifacts"])
+    problems = []
+    for rel in artifacts:
+        try:
+            check_artifact(run_dir, rel)
+        except RunDirError as e:
+            problems.append(str(e))
+    stray = sorted(str(p.relative_to(run_dir.root)) for p in run_dir.root.rglob(".*.tmp") if p.is_file())
+    return {"run": str(run_dir.root), "artifacts": len(artifacts), "problems": problems, "stray": stray,
+            "ok": not problems}
+
+
+def run(args: argparse.Namespace) -> int:
+    result = verify_run(args.run)
+    if args.json:
+        print_json(result)
+    else:
+        for p in result["problems"]:
             print(f"FAIL {p}")
-        print(f"{n} artifacts, {len(problems)} problem(s)")
-    return 2 if problems else 0
+        for s in result["stray"]:
+            print(f"stray temporary file (an interrupted write; safe to delete): {s}")
+        print(f"{result['artifacts']} artifacts, {len(result['problems'])} problem(s)")
+    if result["problems"]:
+        first = result["problems"][0]
+        more = f" (+{len(result['problems']) - 1} more)" if len(result["problems"]) > 1 else ""
+        print(f"raytp: error: verify failed: {first}{more}", file=sys.stderr)
+        return 2
+    return 0

@@ -106,7 +106,8 @@ def run_single_task_stage(cfg: ExperimentConfig, ds: MultiTaskDataset, run: RunD
         while queue and idle:
             task, actor = queue.pop(0), idle.pop(0)
             attempts[task] += 1
-            in_flight[actor.train.remote(task)] = (task, actor)
+            # named per task: the worker's process title reads ray::TaskTrainer.train[<task>] (ps, monitoring, tests)
+            in_flight[actor.train.options(name=f"TaskTrainer.train[{task}]").remote(task)] = (task, actor)
         ready, _ = ray.wait(list(in_flight), num_returns=1)
         ref = ready[0]
         task, actor = in_flight.pop(ref)
@@ -125,6 +126,7 @@ def run_single_task_stage(cfg: ExperimentConfig, ds: MultiTaskDataset, run: RunD
             idle.append(actor)
             continue
         idle.append(actor)
+        result["summary"]["attempts"] = attempts[task]
         summary = _store_task_result(run, cfg, result)
         done[task] = summary
         bar.set_postfix_str(f"{task}: F1 {summary['f1_test']:.3f}")
@@ -136,6 +138,7 @@ def run_single_task_stage(cfg: ExperimentConfig, ds: MultiTaskDataset, run: RunD
     out = {
         "tasks": ordered,
         "failed": failed,
+        "attempts": attempts,
         "wall_s": time.perf_counter() - start,
         "compute_s": sum(s["compute_s"] for s in ordered.values()),
         "workers": workers,
