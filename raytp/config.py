@@ -120,10 +120,22 @@ class SearchConfig(_Strict):
     """The pair/hyperparameter space and how outcomes are labelled."""
 
     grid: dict[str, list[Any]] = Field(
-        default_factory=lambda: {"mode": ["multitask", "sequential"], "source_weight": [0.5, 1.0]},
-        description="Hyperparameter grid per pair. Keys: mode (multitask|sequential), lr, epochs, source_weight.")
-    margin_sd: float = Field(2.0, ge=0, description="A pair is beneficial when its mean gain exceeds margin_sd x the "
-                                                     "standard error of a difference of two seed means.")
+        default_factory=lambda: {"mode": ["multitask", "sequential"], "lr_scale": [1.0, 0.3]},
+        description="Hyperparameter grid per pair (full cross product). Keys: mode (multitask|sequential); lr "
+                    "(absolute; missing: the target's single-task chosen lr); lr_scale (multiplies that lr, so one "
+                    "grid fits every backend); epochs (maximum, early stopping on target validation F1; missing: "
+                    "train.epochs); source_weight (multitask loss weight of the source; meaningless for sequential, "
+                    "whose points are not multiplied by it). Default: 2 modes x 2 learning rates = 4 points per pair.")
+    source_ratio: float = Field(4.0, gt=0, description="multitask: source examples drawn per epoch, as a multiple of "
+                                                       "the target's training examples (cycling through the source "
+                                                       "pool); an epoch is one pass over the target, so early stopping "
+                                                       "and schedulers see fine-grained progress.")
+    margin_sd: float = Field(2.0, ge=0, description="Noise margin: margin_sd x the standard error of a difference of "
+                                                     "two seed means, sd x sqrt(2 / seeds), where sd is the pooled seed "
+                                                     "SD of test F1 measured in this search (trials and baselines). A "
+                                                     "configuration is beneficial when its mean test gain exceeds the "
+                                                     "margin, harmful below minus it; a pair takes the label of its "
+                                                     "configuration with the best validation F1.")
     min_margin: float = Field(0.01, ge=0, description="Floor of the noise margin in F1 points.")
     max_concurrent_trials: int | None = Field(None, ge=1, description="Tune concurrency (None: resources decide).")
     storage_path: str | None = Field(None, description="Tune storage (path or URI; default RUN_DIR/tune).")
@@ -132,7 +144,7 @@ class SearchConfig(_Strict):
     @field_validator("grid")
     @classmethod
     def _grid_known(cls, v: dict[str, list[Any]]) -> dict[str, list[Any]]:
-        known = {"mode", "lr", "epochs", "source_weight"}
+        known = {"mode", "lr", "lr_scale", "epochs", "source_weight"}
         unknown = set(v) - known
         if unknown:
             raise ValueError(f"unknown grid key(s) {sorted(unknown)}; known: {sorted(known)}")

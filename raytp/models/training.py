@@ -50,6 +50,20 @@ class Part:
     idx: np.ndarray
     y: np.ndarray
     weight: float = 1.0
+    per_epoch: int | None = None  # draw only this many examples per epoch, cycling through the part (None: all)
+
+
+class _Cycle:
+    """Endless reshuffled passes over ``n`` examples, handed out ``k`` at a time."""
+
+    def __init__(self, n: int, rng: np.random.Generator):
+        self.n, self.rng, self.order = n, rng, np.zeros(0, dtype=np.int64)
+
+    def take(self, k: int) -> np.ndarray:
+        while len(self.order) < k:
+            self.order = np.concatenate([self.order, self.rng.permutation(self.n)])
+        out, self.order = self.order[:k], self.order[k:]
+        return out
 
 
 @dataclass
@@ -114,10 +128,14 @@ def _pos_weight(y: np.ndarray, enabled: bool, power: float = 0.5) -> float:
     return float((neg / pos) ** power) if enabled and pos > 0 and neg > 0 else 1.0
 
 
-def _epoch_batches(parts: list[Part], batch_size: int, rng: np.random.Generator) -> list[tuple[int, np.ndarray]]:
+def _epoch_batches(parts: list[Part], batch_size: int, rng: np.random.Generator,
+                   cycles: dict[int, _Cycle] | None = None) -> list[tuple[int, np.ndarray]]:
     batches = []
     for p_i, part in enumerate(parts):
-        order = rng.permutation(len(part.idx))
+        if part.per_epoch is not None and cycles is not None and part.per_epoch < len(part.idx):
+            order = cycles.setdefault(p_i, _Cycle(len(part.idx), rng)).take(part.per_epoch)
+        else:
+            order = rng.permutation(len(part.idx))
         batches += [(p_i, order[s:s + batch_size]) for s in range(0, len(order), batch_size)]
     return [batches[i] for i in rng.permutation(len(batches))]
 
@@ -131,7 +149,8 @@ class Fitter:
     """
 
     def __init__(self, model: TaskModel, backend: Backend, features: Any, parts: list[Part], select: EvalSet,
-                 hp: HParams, seed: int):
+                 hp: HParams, seed: int, keep_best_state: bool = True):
+        self.keep_best_state = keep_best_state  # False: skip copying weights (callers that score each best epoch)
         self.model, self.backend, self.features, self.parts, self.select, self.hp = \
             model, backend, features, parts, select, hp
         self.rng = np.random.default_rng(seed)
@@ -145,6 +164,7 @@ class Fitter:
         self.best_epoch = self.epoch = self.stale = 0
         self.history: list[dict[str, float]] = []
         self.seconds = 0.0
+        self._cycles: dict[int, _Cycle] = {}
 
     @property
     def done(self) -> bool:
@@ -156,7 +176,7 @@ class Fitter:
         model, backend, dev = self.model, self.backend, self.backend.device
         model.train()
         total = 0.0
-        for p_i, b in _epoch_batches(self.parts, self.hp.batch_size, self.rng):
+        for p_i, b in _epoch_batches(self.parts, self.hp.batch_size, self.rng, self._cycles):
             part = self.parts[p_i]
             logits = model(backend.batch(self.features, part.idx[b]), part.task)
             loss = part.weight * F.binary_cross_entropy_with_logits(
@@ -172,7 +192,8 @@ class Fitter:
         self.history.append({"epoch": self.epoch, "loss": total, **{f"val_{k}": v for k, v in scores.items()}})
         if scores["f1"] > self.best["f1"]:
             self.best, self.best_epoch, self.stale = scores, self.epoch, 0
-            self.best_state = copy.deepcopy(model.state_dict())
+            if self.keep_best_state:
+                self.best_state = copy.deepcopy(model.state_dict())
         else:
             self.stale += 1
         self.seconds += time.perf_counter() - start

@@ -1,0 +1,170 @@
+"""Outcomes of a search: gains against the target's single-task baseline, a noise margin, labels.
+
+Rules (documented here and in ``SearchConfig``):
+
+- **gain** of a configuration = its seed-mean target test F1 minus the *target's* single-task
+  seed-mean test F1 (``gain_val``: the same on validation). The seeds are the same, so the
+  comparison is paired on initialisation.
+- **seed SD** = the pooled seed standard deviation of test F1: root mean of the per-trial and
+  per-baseline seed variances.
+- **margin** = max(``min_margin``, ``margin_sd`` x seed SD x sqrt(2 / seeds)): ``margin_sd``
+  standard errors of a difference of two seed means.
+- a configuration is **beneficial** when gain > margin, **harmful** when gain < -margin.
+- a **pair** takes the label of its configuration with the best validation F1 (the one a user
+  of the search would pick), so labels never peek at test F1 for selection.
+- **replication**: labelled pairs rerun their selected configuration on fresh seeds (with a
+  fresh-seed baseline); the label holds when the fresh gain has the same sign.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from raytp.config import SearchConfig
+from raytp.errors import RunDirError
+
+OK = "ok"
+
+
+def baseline_of(single_task: dict[str, Any], target: str) -> dict[str, float]:
+    """The target's single-task seed-mean F1 (the baseline of every pair that targets it)."""
+    try:
+        s = single_task["tasks"][target]
+        return {"f1_val": float(s["f1_val"]), "f1_test": float(s["f1_test"])}
+    except KeyError:
+        raise RunDirError(f"single_task.json: no single-task result for target {target!r}") from None
+
+
+def add_gains(df: pd.DataFrame, single_task: dict[str, Any]) -> pd.DataFrame:
+    """Add baseline_f1_val/test (of each row's target) and gain / gain_val."""
+    df = df.copy()
+    base = {t: baseline_of(single_task, t) for t in df["target"].unique()}
+    df["baseline_f1_val"] = df["target"].map(lambda t: base[t]["f1_val"])
+    df["baseline_f1_test"] = df["target"].map(lambda t: base[t]["f1_test"])
+    df["gain"] = df["f1_test"] - df["baseline_f1_test"]
+    df["gain_val"] = df["f1_val"] - df["baseline_f1_val"]
+    return df
+
+
+def pooled_seed_sd(df: pd.DataFrame, single_task: dict[str, Any]) -> float:
+    """Root mean seed variance of test F1 over completed trials and the single-task baselines."""
+    sds = [float(x) for x in df.loc[df["status"] == OK, "f1_test_sd"].dropna()]
+    sds += [float(s.get("f1_test_sd", 0.0)) for s in single_task.get("tasks", {}).values()]
+    return float(math.sqrt(np.mean(np.square(sds)))) if sds else 0.0
+
+
+def noise_margin(seed_sd: float, seeds: int, search: SearchConfig) -> float:
+    """``margin_sd`` standard errors of a difference of two ``seeds``-seed means, floored at ``min_margin``."""
+    return float(max(search.min_margin, search.margin_sd * seed_sd * math.sqrt(2.0 / max(seeds, 1))))
+
+
+def label_rows(df: pd.DataFrame, margin: float) -> pd.DataFrame:
+    df = df.copy()
+    ok = df["status"] == OK
+    df["beneficial"] = ok & (df["gain"] > margin)
+    df["harmful"] = ok & (df["gain"] < -margin)
+    return df
+
+
+def pair_outcomes(df: pd.DataFrame, margin: float) -> pd.DataFrame:
+    """One row per ordered pair: its configuration with the best validation F1, and that one's label."""
+    ok = df[df["status"] == OK]
+    if ok.empty:
+        return pd.DataFrame(columns=["source", "target", "trial_id", "gain", "gain_val", "label"])
+    best = ok.sort_values(["f1_val", "trial_id"], ascending=[False, True]).groupby(["source", "target"]).head(1)
+    best = best.sort_values(["target", "source"]).reset_index(drop=True)
+    best["label"] = np.where(best["gain"] > margin, "beneficial", np.where(best["gain"] < -margin, "harmful", "neutral"))
+    return best
+
+
+def spearman(a: Any, b: Any) -> float | None:
+    """Spearman rank correlation (None with fewer than 3 points or a constant side)."""
+    a, b = pd.Series(list(a), dtype=float), pd.Series(list(b), dtype=float)
+    mask = a.notna() & b.notna()
+    if mask.sum() < 3 or a[mask].nunique() < 2 or b[mask].nunique() < 2:
+        return None
+    return float(a[mask].rank().corr(b[mask].rank()))
+
+
+def best_per_target(df: pd.DataFrame, single_task: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per target: the pair configuration with the best validation F1, and whether it beats single-task there."""
+    out: dict[str, dict[str, Any]] = {}
+    ok = df[df["status"] == OK]
+    for target in sorted(single_task.get("tasks", {})):
+        rows = ok[ok["target"] == target]
+        base = single_task["tasks"][target]
+        if rows.empty:
+            continue
+        r = rows.sort_values(["f1_val", "trial_id"], ascending=[False, True]).iloc[0]
+        hp = {k[3:]: _plain(r[k]) for k in rows.columns if k.startswith("hp_")}
+        out[target] = {"source": r["source"], "trial_id": r["trial_id"], "hyperparameters": hp,
+                       "f1_val": float(r["f1_val"]), "f1_test": float(r["f1_test"]), "gain": float(r["gain"]),
+                       "gain_val": float(r["gain_val"]), "single_task_f1_test": float(base["f1_test"]),
+                       "beats_single_task_on_val": bool(r["f1_val"] > base["f1_val"])}
+    return out
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, (np.floating, np.integer)):
+        v = v.item()
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    return v
+
+
+def replication_rate(replication: list[dict[str, Any]]) -> float | None:
+    """Share of replicated labelled pairs whose fresh-seed gain kept the label's sign."""
+    held = [r["holds"] for r in replication if r.get("holds") is not None]
+    return float(np.mean(held)) if held else None
+
+
+def summarize(df: pd.DataFrame, single_task: dict[str, Any], search: SearchConfig, seeds: int, wall_s: float,
+              replication: list[dict[str, Any]] | None = None, mode: str = "full") -> dict[str, Any]:
+    """The summary object ``raytp search --json`` prints (and search_<mode>.json stores)."""
+    sd = pooled_seed_sd(df, single_task)
+    margin = noise_margin(sd, seeds, search)
+    pairs = pair_outcomes(df, margin)
+    ok = df[df["status"] == OK]
+    n_pairs = int(df[["source", "target"]].drop_duplicates().shape[0])
+    compute_s = float(df["compute_s"].fillna(0).sum())
+    labelled = pairs[pairs["label"] != "neutral"]
+    control = [r for r in (replication or []) if r.get("control_gain") is not None]
+    return {
+        "mode": mode,
+        "trials": int(len(df)),
+        "trials_failed": int((df["status"] == "failed").sum()),
+        "trials_stopped_early": int(df["stopped_early"].fillna(False).sum()) if "stopped_early" in df else 0,
+        "compute_s": compute_s,
+        "train_s": float(ok["train_s"].sum()) if "train_s" in ok else None,
+        "wall_s": float(wall_s),
+        "trials_per_minute": float(len(df) / wall_s * 60.0) if wall_s > 0 else None,
+        "pairs_total": n_pairs,
+        "pairs_beneficial": int((pairs["label"] == "beneficial").sum()),
+        "pairs_harmful": int((pairs["label"] == "harmful").sum()),
+        "beneficial": [f"{r.source}->{r.target}" for r in pairs.itertuples() if r.label == "beneficial"],
+        "harmful": [f"{r.source}->{r.target}" for r in pairs.itertuples() if r.label == "harmful"],
+        "best": best_per_target(df, single_task),
+        "noise": {
+            "seed_sd": sd,
+            "seeds": seeds,
+            "margin": margin,
+            "rule": f"margin = max({search.min_margin}, {search.margin_sd} x seed_sd x sqrt(2/{seeds})); "
+                    "pair label = label of its best-validation configuration",
+            "share_pairs_beneficial": float((pairs["label"] == "beneficial").mean()) if len(pairs) else 0.0,
+            "share_pairs_harmful": float((pairs["label"] == "harmful").mean()) if len(pairs) else 0.0,
+            "share_configs_beneficial": float((ok["gain"] > margin).mean()) if len(ok) else 0.0,
+            "share_configs_harmful": float((ok["gain"] < -margin).mean()) if len(ok) else 0.0,
+            "gain_spearman_val_test": spearman(ok["gain_val"], ok["gain"]),
+            "gain_spearman_val_test_pairs": spearman(pairs["gain_val"], pairs["gain"]),
+            "replicated": len(replication or []),
+            "replication_rate": replication_rate(replication or []),
+            "labelled_pairs": int(len(labelled)),
+            "control_mean_gain_real": float(np.mean([r["fresh_gain"] for r in control])) if control else None,
+            "control_mean_gain_shuffled": float(np.mean([r["control_gain"] for r in control])) if control else None,
+        },
+        "replication": list(replication or []),
+    }
