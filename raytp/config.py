@@ -41,6 +41,56 @@ class DatasetConfig(_Strict):
     split_seed: int = Field(13, description="Seed of the stratified split when the data has none.")
 
 
+class CorpusFilter(_Strict):
+    """Keep a disjoint part of a corpus: rows whose side column is in ``values``, or rows whose integer
+    id falls in one bucket, ``(id // id_divisor) % id_modulo == remainder``."""
+
+    column: str | None = Field(None, description="Side column to filter on (e.g. genre), with `values`.")
+    values: list[str | int] | None = Field(None, description="Values of `column` to keep (compared as text).")
+    id_modulo: int | None = Field(None, ge=2, description="Bucket rows by integer id: keep "
+                                                          "(id // id_divisor) % id_modulo == remainder.")
+    remainder: int | list[int] | None = Field(None, description="Bucket(s) kept under id_modulo.")
+    id_divisor: int = Field(1, ge=1, description="Divide ids by this before the modulo (disaster-response ids "
+                                                 "are split into validation/test by parity: use 2).")
+    id_column: str = Field("id", description="Side column holding the integer id.")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> "CorpusFilter":
+        by_column = self.column is not None or self.values is not None
+        by_id = self.id_modulo is not None or self.remainder is not None
+        if by_column == by_id:
+            raise ValueError("give either column + values or id_modulo + remainder")
+        if by_column and (self.column is None or not self.values):
+            raise ValueError("a column filter needs both `column` and a non-empty `values` list")
+        if by_id:
+            if self.id_modulo is None or self.remainder is None:
+                raise ValueError("an id filter needs both `id_modulo` and `remainder`")
+            rem = self.remainder if isinstance(self.remainder, list) else [self.remainder]
+            bad = [r for r in rem if not 0 <= r < self.id_modulo]
+            if bad or not rem:
+                raise ValueError(f"remainder must be in [0, {self.id_modulo}), got {self.remainder}")
+        return self
+
+
+class CorpusConfig(DatasetConfig):
+    """One data set of a combined experiment: a loader, the tasks taken from it, an optional prefix and filter."""
+
+    tasks: list[str] | None = Field(None, description="Tasks taken from this corpus, by their names in it "
+                                                      "(None: every task).")
+    prefix: str | None = Field(None, pattern=r"^[^:\s]+$", description="Task names become `prefix:task` (needed when "
+                                                                        "two corpora have a task of the same name).")
+    filter: CorpusFilter | None = Field(None, description="Keep only a part of the corpus (e.g. one genre, or "
+                                                          "one bucket of message ids).")
+    corpus: str | None = Field(None, description="Name of this part in `corpus` per example (default: the prefix, "
+                                                 "else the loader name, numbered when repeated).")
+
+    def task_names(self) -> list[str] | None:
+        """The experiment-level names of ``tasks`` (prefixed), or None when every task is taken."""
+        if self.tasks is None:
+            return None
+        return [f"{self.prefix}:{t}" if self.prefix else t for t in self.tasks]
+
+
 class DataConfig(_Strict):
     """Which tasks, and how many labels each role gets."""
 
@@ -53,6 +103,11 @@ class DataConfig(_Strict):
     max_eval: int | None = Field(None, ge=10, description="Cap on validation and test examples (None: the whole split).")
     probe_size: int = Field(256, ge=8, description="Shared probe texts (from validation) for attribution signatures.")
     subset_seed: int = Field(0, description="Seed of the permutation that picks the training subsets.")
+    datasets: list[CorpusConfig] | None = Field(
+        None, description="Several corpora in one experiment (instead of `dataset`): each task keeps its own "
+                          "examples and splits, and is MISSING (not negative) on the others. The probe set then "
+                          "takes an equal share of validation texts from each corpus (remainder to the largest). "
+                          "`tasks` defaults to every listed corpus task.")
 
     @field_validator("tasks")
     @classmethod
@@ -62,6 +117,72 @@ class DataConfig(_Strict):
         if len(set(v)) != len(v):
             raise ValueError(f"duplicate task names in {v}")
         return v
+
+    @model_validator(mode="before")
+    @classmethod
+    def _datasets_tasks(cls, data: Any) -> Any:
+        """With ``datasets``: no ``dataset`` too, and ``tasks`` defaults to every listed corpus task."""
+        if not isinstance(data, dict) or data.get("datasets") is None:
+            return data
+        if data.get("dataset") is not None:
+            raise ValueError("give either data.dataset (one corpus) or data.datasets (several), not both")
+        entries = data["datasets"]
+        if not isinstance(entries, list) or not entries:
+            return data  # the field validation reports it
+        if "tasks" not in data:
+            names: dict[str, int] = {}
+            for i, e in enumerate(entries):
+                e = e.model_dump() if isinstance(e, BaseModel) else e
+                if not isinstance(e, dict):
+                    return data
+                if e.get("tasks") is None:
+                    raise ValueError(f"data.datasets[{i}] takes every task of its corpus: list its `tasks` "
+                                     "or give data.tasks")
+                prefix = e.get("prefix")
+                for t in e["tasks"]:
+                    name = f"{prefix}:{t}" if prefix else str(t)
+                    if name in names:
+                        if names[name] == i:
+                            raise ValueError(f"data.datasets[{i}].tasks names {t!r} twice")
+                        raise ValueError(f"task {name!r} is taken from data.datasets[{names[name]}] and [{i}]: "
+                                         "give one of them a `prefix`")
+                    names[name] = i
+            data = {**data, "tasks": list(names)}
+        return data
+
+    @field_validator("datasets")
+    @classmethod
+    def _datasets_distinct(cls, v: list[CorpusConfig] | None) -> list[CorpusConfig] | None:
+        if v is None:
+            return v
+        if not v:
+            raise ValueError("data.datasets needs at least one corpus (or leave it out and use data.dataset)")
+        seen: dict[str, int] = {}
+        for i, c in enumerate(v):
+            for t in c.task_names() or []:
+                if t in seen and seen[t] != i:
+                    raise ValueError(f"task {t!r} is taken from data.datasets[{seen[t]}] and [{i}]: "
+                                     "give one of them a `prefix`")
+                seen.setdefault(t, i)
+            if c.tasks is not None and len(set(c.tasks)) != len(c.tasks):
+                raise ValueError(f"data.datasets[{i}].tasks has duplicate names")
+        explicit = [c.corpus for c in v if c.corpus is not None]
+        if len(set(explicit)) != len(explicit):
+            raise ValueError(f"duplicate corpus names in data.datasets: {explicit}")
+        return v
+
+    def corpus_names(self) -> list[str]:
+        """The name of each ``datasets`` entry in ``corpus`` per example (see ``CorpusConfig.corpus``)."""
+        if not self.datasets:
+            return []
+        base = [c.corpus or c.prefix or c.name for c in self.datasets]
+        taken = {c.corpus for c in self.datasets if c.corpus}
+        out = []
+        for i, (c, b) in enumerate(zip(self.datasets, base)):
+            if c.corpus is None and (base.count(b) > 1 or b in taken):
+                b = f"{b}#{i + 1}"
+            out.append(b)
+        return out
 
 
 class BackendConfig(_Strict):
@@ -200,7 +321,10 @@ class ExperimentConfig(_Strict):
 
     def fingerprint(self) -> str:
         """Hash of everything that changes results (not resources or address)."""
-        d = self.model_dump(mode="json", exclude={"resources": True, "name": True})
+        exclude: dict[str, Any] = {"resources": True, "name": True}
+        if self.data.datasets is None:  # single-corpus configs keep the fingerprint they had before `datasets`
+            exclude["data"] = {"datasets"}
+        d = self.model_dump(mode="json", exclude=exclude)
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
     def seeds(self) -> list[int]:

@@ -18,6 +18,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
     d = actions.add_parser("describe", help="sizes, split counts, positives per task, label co-occurrence",
                            description="Describe a data set (default: disaster-response).")
+    d.add_argument("--config", metavar="FILE", help="describe the experiment's data and tasks (one corpus or "
+                                                    "several combined) instead of a data set given by flags")
     d.add_argument("--dataset", choices=DATASETS, help="loader (default: disaster-response, or guessed from --path)")
     d.add_argument("--path", metavar="FILE", help="table file (CSV/TSV/JSONL/Parquet) or TREC-IS labels JSON")
     d.add_argument("--format", choices=["trecis", "table"], help="how to read --path (default: .json is trecis)")
@@ -86,8 +88,16 @@ def run_describe(args: argparse.Namespace) -> int:
     from raytp.data.loading import load_dataset
     if args.top < 0:
         raise ConfigError("--top must be >= 0")
-    cfg = dataset_config_from_args(args)
-    ds = select_tasks(load_dataset(cfg), _csv(args.tasks, "--tasks"))
+    if args.config is not None:
+        from raytp.config import load_config
+        from raytp.data.loading import load_data
+        flags = [f for f in ("dataset", "path", "format", "tweets", "text_column", "split_column", "label_columns",
+                             "split_seed") if getattr(args, f) is not None]
+        if flags:
+            raise ConfigError(f"--config conflicts with --{flags[0].replace('_', '-')}: the config names the data")
+        ds = select_tasks(load_data(load_config(args.config).data), _csv(args.tasks, "--tasks"))
+    else:
+        ds = select_tasks(load_dataset(dataset_config_from_args(args)), _csv(args.tasks, "--tasks"))
     summary = describe(ds, top=args.top)
     if args.json:
         print_json(summary)

@@ -4,7 +4,8 @@ Co-occurrence is measured on the training split, over examples annotated for bot
 phi (the Pearson correlation of the two 0/1 label vectors), the count of examples positive for
 both, and their Jaccard overlap. "Sharing" says, per task, which share of its positives also
 carry another task's positive, and the task it overlaps most with (highest Jaccard) with the
-share of its positives that task also has.
+share of its positives that task also has. "Shared examples" says which tasks are annotated on
+common examples at all (tasks from different corpora are not, and their phi is undefined).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from raytp.data.combine import shared_examples
 from raytp.data.dataset import MISSING, SPLITS, MultiTaskDataset
 from raytp.errors import DataError
 
@@ -110,6 +112,11 @@ def describe(ds: MultiTaskDataset, top: int = 10) -> dict[str, Any]:
                       "most_with_share": round(float(co["both"][a, best]) / n_pos, 4) if best is not None else None}
     out["cooccurrence"] = {"split": "train", "measure": "phi over examples annotated for both",
                            "top_pairs": pairs[:top], "pairs": len(pairs), "sharing": sharing}
+    shared = shared_examples(ds)
+    out["shared_examples"] = {"measure": shared["measure"], "groups": shared["groups"],
+                              "shares_with": shared["shares_with"],
+                              "corpora": {t: sorted({str(c) for c in ds.corpus[ds.labels[:, j] != MISSING]})
+                                          for j, t in enumerate(ds.tasks)}}
     out["provenance"] = prov
     return out
 
@@ -127,6 +134,9 @@ def format_description(d: dict[str, Any]) -> str:
     for t, why in d["excluded"].items():
         lines.append(f"  excluded: {t} ({why})")
     prov = d.get("provenance", {})
+    for part in prov.get("parts", []):
+        lines.append(f"  corpus {part['corpus']}: {_fmt_int(part['examples'])} examples of {part['name']}"
+                     f"{' (filtered)' if 'filter' in part else ''}, tasks: {', '.join(part['tasks'])}")
     if prov.get("missing_text", {}).get("count"):
         lines.append(f"  labelled tweets without hydrated text (left out): {prov['missing_text']['count']}")
     if prov.get("unknown_categories"):
@@ -136,6 +146,8 @@ def format_description(d: dict[str, Any]) -> str:
         lines.append("  columns not used as labels: " + ", ".join(f"{k} ({v})" for k, v in prov["ignored_columns"].items()))
     if prov.get("dropped_rows", {}).get("missing_text"):
         lines.append(f"  rows dropped for missing text: {prov['dropped_rows']['missing_text']}")
+    if prov.get("shared_texts"):
+        lines.append(f"  texts present in more than one corpus: {prov['shared_texts']:,}")
     if "split" in prov and isinstance(prov["split"], dict):
         lines.append("  split: " + ", ".join(f"{k} {v}" for k, v in prov["split"].items()))
     lpe = d.get("labels_per_example")
@@ -158,6 +170,18 @@ def format_description(d: dict[str, Any]) -> str:
         flag = "  <- no positives in " + ", ".join(d["no_positive_in"][t]) if t in d["no_positive_in"] else ""
         lines.append(f"{t:<{width}}  {p['train']:>7,}  {p['validation']:>10,}  {p['test']:>6,}  {rate:>10}  "
                      f"{co:>11}  {most}{flag}")
+
+    sh = d.get("shared_examples")
+    if sh:
+        lines.append("")
+        if len(sh["groups"]) <= 1:
+            lines.append("shared examples: every task is annotated on common examples")
+        else:
+            lines.append(f"shared examples: {len(sh['groups'])} groups of tasks with no example in common "
+                         "(label co-occurrence is undefined across groups)")
+            for t in d["tasks"]:
+                others = sh["shares_with"][t]
+                lines.append(f"  {t:<{width}}  shares examples with: {', '.join(others) if others else 'none'}")
 
     top = d["cooccurrence"]["top_pairs"]
     if top:

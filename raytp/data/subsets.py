@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from raytp.config import DataConfig
-from raytp.data.dataset import MultiTaskDataset
+from raytp.data.dataset import MISSING, MultiTaskDataset
 
 
 def _first_n(ds: MultiTaskDataset, split: str, task: str, n: int | None, seed: int) -> np.ndarray:
@@ -35,8 +35,43 @@ def eval_split(ds: MultiTaskDataset, task: str, split: str, cfg: DataConfig) -> 
     return _first_n(ds, split, task, cfg.max_eval, cfg.subset_seed + 1)
 
 
+def probe_shares(available: dict[str, int], size: int) -> dict[str, int]:
+    """How many probe texts each corpus gives: an equal share each, the remainder to the largest.
+
+    A corpus with fewer texts than its share gives them all, and the shortfall goes to the
+    others, largest first (ties by name). The shares add up to min(size, total available)."""
+    order = sorted(available, key=lambda c: (-available[c], c))
+    size = min(size, sum(available.values()))
+    share = {c: size // len(order) for c in order} if order else {}
+    if order:
+        share[order[0]] += size - sum(share.values())
+    take = {c: min(share[c], available[c]) for c in order}
+    left = size - sum(take.values())
+    while left > 0:
+        for c in order:
+            extra = min(left, available[c] - take[c])
+            take[c] += extra
+            left -= extra
+    return take
+
+
 def probe_indices(ds: MultiTaskDataset, cfg: DataConfig) -> np.ndarray:
-    """The shared probe set for signatures: the same validation texts for every task."""
+    """The shared probe set for signatures: the same validation texts for every task.
+
+    One corpus: ``probe_size`` validation examples drawn at random (seed ``subset_seed + 2``).
+    Several corpora (``ds.corpus``): validation examples annotated for at least one task, drawn
+    from every corpus involved so that signatures of tasks from different corpora are compared
+    on the same texts: an equal share per corpus, the remainder to the largest
+    (``probe_shares``), each corpus sampled in name order from one generator seeded with
+    ``subset_seed + 2`` (deterministic)."""
     idx = ds.indices("validation")
     rng = np.random.default_rng(cfg.subset_seed + 2)
-    return np.sort(rng.choice(idx, size=min(cfg.probe_size, len(idx)), replace=False))
+    corpora = np.unique(ds.corpus[idx].astype(str)) if len(idx) else np.zeros(0)
+    if len(corpora) <= 1:
+        return np.sort(rng.choice(idx, size=min(cfg.probe_size, len(idx)), replace=False))
+    idx = idx[(ds.labels[idx] != MISSING).any(axis=1)]
+    corpus = ds.corpus[idx].astype(str)
+    pools = {c: idx[corpus == c] for c in np.unique(corpus)}
+    take = probe_shares({c: len(v) for c, v in pools.items()}, cfg.probe_size)
+    picked = [rng.choice(pools[c], size=take[c], replace=False) for c in sorted(pools)]
+    return np.sort(np.concatenate(picked)) if picked else np.zeros(0, dtype=np.int64)
