@@ -1,0 +1,295 @@
+"""Pair searches on Ray Tune: the full grid (the reference) and the pruned Optuna + ASHA search.
+
+Each trial trains one (source, target, hyperparameters) configuration over ``train.seeds`` seeds
+in lockstep (``raytp.search.pairs.PairTrainer``) and reports the seed-mean target metrics after
+every epoch, so ASHA can stop it early. The dataset travels once through the object store; each
+worker process featurises it once and keeps it (``reuse_actors``), so a trial costs its training.
+
+Accounting: a trial's compute seconds = its wall time inside the worker x the resources it holds
+(the GPU fraction when GPUs are requested, else its CPUs); the summary adds them up and also
+reports the experiment's wall time and the share of slot time not spent training (overhead).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import ray
+from ray import tune
+
+from raytp.config import ExperimentConfig, config_from_dict
+from raytp.data.dataset import MultiTaskDataset
+from raytp.errors import RaytpError
+from raytp.runtime.cluster import check_fits
+from raytp.search.outcomes import OK, add_gains, label_rows, noise_margin, pair_outcomes, pooled_seed_sd, summarize
+from raytp.search.space import full_space, hp_columns, resolve_point
+from raytp.store import RunDir
+
+_PROCESS_DATA: dict[tuple, tuple[MultiTaskDataset, Any, Any]] = {}
+COLUMNS = ["trial_id", "source", "target", "hp_mode", "hp_lr", "hp_lr_scale", "hp_epochs", "hp_source_weight",
+           "f1_val", "f1_test", "f1_val_sd", "f1_test_sd", "precision_test", "recall_test", "baseline_f1_val",
+           "baseline_f1_test", "gain", "gain_val", "beneficial", "harmful", "status", "error", "stopped_early",
+           "epochs_run", "best_epoch", "train_s", "compute_s", "wall_s"]
+
+
+def resource_units(cfg: ExperimentConfig) -> float:
+    """What one trial-second costs: GPU fraction when GPUs are requested, else CPUs."""
+    r = cfg.resources
+    return r.gpus_per_worker if r.gpus_per_worker > 0 else r.cpus_per_worker
+
+
+def _process_data(cfg: ExperimentConfig, ds_box: list[Any]) -> tuple[MultiTaskDataset, Any, Any]:
+    """Dataset, backend and features for this worker process (fetched and featurised once per process)."""
+    import torch
+
+    from raytp.models.encoders_device import pick_device
+    from raytp.models.registry import make_backend
+    torch.set_num_threads(max(1, int(cfg.resources.cpus_per_worker)))
+    device = pick_device(cfg.resources.gpus_per_worker)
+    key = (ds_box[0].hex(), cfg.backend.model_dump_json(), device)
+    if key not in _PROCESS_DATA:
+        _PROCESS_DATA.clear()
+        ds = ray.get(ds_box[0])
+        backend = make_backend(cfg.backend, device)
+        _PROCESS_DATA[key] = (ds, backend, backend.featurize(ds.texts))
+    return _PROCESS_DATA[key]
+
+
+def _pair_trial(config: dict[str, Any], *, cfg_dict: dict[str, Any], ds_box: list[Any],
+                trials: list[dict[str, Any]] | None, baselines: dict[str, dict[str, Any]],
+                fail_on: list[str]) -> None:
+    """Tune trainable: one configuration over the config's seeds, one report per target epoch."""
+    from raytp.search.pairs import PairTrainer
+    start = time.perf_counter()
+    cfg = config_from_dict(cfg_dict)
+    if "i" in config:  # full grid: an index into the ordered trial list
+        spec = trials[config["i"]]
+        source, target, point = spec["source"], spec["target"], spec["point"]
+    else:  # pruned: Optuna picked a pair and hyperparameters
+        source, target = config["pair"].split(">")
+        point = {k: v for k, v in config.items() if k != "pair"}
+    if f"{source}>{target}" in fail_on:
+        raise RuntimeError(f"injected failure for {source}>{target}")
+    ds, backend, features = _process_data(cfg, ds_box)
+    resolved = resolve_point(point, baselines[target], cfg)
+    trainer = PairTrainer(backend, features, ds, cfg, source, target, resolved, cfg.seeds(),
+                          baseline_f1_val=baselines[target]["f1_val"])
+    while not trainer.done:
+        m = trainer.step()
+        metrics = {k: v for k, v in m.items() if not isinstance(v, list)}
+        metrics.update({"pair": f"{source}>{target}", "done": trainer.done, "train_s": m["seconds"], "trial_s": time.perf_counter() - start})
+        tune.report(metrics)
+
+
+def _storage(cfg: ExperimentConfig, run: RunDir) -> str:
+    sp = cfg.search.storage_path
+    if sp and "://" in sp:
+        return sp
+    return str(Path(sp or run.path("tune")).resolve())
+
+
+def _run_tuner(cfg: ExperimentConfig, ds: MultiTaskDataset, single_task: dict[str, Any], run: RunDir, mode: str,
+               param_space: dict[str, Any], tune_config: dict[str, Any], trials: list[dict[str, Any]] | None,
+               progress: bool, fail_on: list[str] | tuple[str, ...] = ()) -> tuple[list[Any], float]:
+    res = cfg.resources
+    concurrency = cfg.search.max_concurrent_trials or check_fits(res)
+    trainable = tune.with_resources(
+        tune.with_parameters(_pair_trial, cfg_dict=cfg.model_dump(mode="json"), ds_box=[ray.put(ds)], trials=trials,
+                             baselines=single_task["tasks"], fail_on=list(fail_on)),
+        {"cpu": res.cpus_per_worker, "gpu": res.gpus_per_worker})
+    run_config = tune.RunConfig(
+        name=f"search_{mode}-{time.strftime('%Y%m%d-%H%M%S')}", storage_path=_storage(cfg, run),
+        failure_config=tune.FailureConfig(max_failures=res.max_retries),
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+        verbose=1 if progress else 0)
+    tuner = tune.Tuner(trainable, param_space=param_space, run_config=run_config,
+                       tune_config=tune.TuneConfig(max_concurrent_trials=concurrency, reuse_actors=True,
+                                                   trial_dirname_creator=lambda t: f"{mode}_{t.trial_id}",
+                                                   **tune_config))
+    start = time.perf_counter()
+    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+    grid = tuner.fit()
+    wall = time.perf_counter() - start
+    return [grid[i] for i in range(len(grid))], wall
+
+
+def _row(result: Any, trial_id: str, source: str, target: str, point: dict[str, Any], cfg: ExperimentConfig,
+         baselines: dict[str, Any]) -> dict[str, Any]:
+    m = dict(result.metrics or {})
+    units = resource_units(cfg)
+    row: dict[str, Any] = {"trial_id": trial_id, "source": source, "target": target}
+    try:
+        row.update(hp_columns(point, resolve_point(point, baselines[target], cfg)))
+    except RaytpError:
+        row.update({"hp_mode": point.get("mode")})
+    failed = result.error is not None
+    row.update({k: m.get(k, math.nan) for k in ("f1_val", "f1_test", "f1_val_sd", "f1_test_sd",
+                                                  "precision_test", "recall_test", "best_epoch")})
+    row.update({"status": "failed" if failed or "f1_val" not in m else OK,
+                "error": _one_line(result.error) if failed else None,
+                "stopped_early": bool(not failed and m and not m.get("done", True)),
+                "epochs_run": m.get("epoch", 0), "train_s": m.get("train_s", math.nan),
+                "wall_s": m.get("trial_s", math.nan)})
+    row["compute_s"] = (row["wall_s"] if not math.isnan(row["wall_s"]) else 0.0) * units
+    if row["status"] != OK:
+        for k in ("f1_val", "f1_test", "f1_val_sd", "f1_test_sd"):
+            row[k] = math.nan
+    return row
+
+
+def _one_line(err: Any) -> str:
+    lines = [ln.strip() for ln in str(err).strip().splitlines() if ln.strip()]
+    return (lines[-1] if lines else type(err).__name__)[:300]
+
+
+def finish_table(rows: list[dict[str, Any]], cfg: ExperimentConfig, single_task: dict[str, Any]) -> pd.DataFrame:
+    """Gains against each target's baseline, noise-margin labels, the documented column order."""
+    df = add_gains(pd.DataFrame(rows), single_task)
+    margin = noise_margin(pooled_seed_sd(df, single_task), cfg.train.seeds, cfg.search)
+    df = label_rows(df, margin)
+    return df[[c for c in COLUMNS if c in df.columns]].sort_values("trial_id").reset_index(drop=True)
+
+
+def run_full_search(cfg: ExperimentConfig, ds: MultiTaskDataset, single_task: dict[str, Any], run: RunDir,
+                    progress: bool = True, fail_on: tuple[str, ...] = (),
+                    replicate: bool | None = None, control: bool = False) -> dict[str, Any]:
+    """Every ordered pair x every grid point; writes search_full.parquet and search_full.json.
+
+    ``fail_on``: "source>target" pairs whose trials raise (fault injection for tests)."""
+    trials = full_space(cfg, single_task)
+    results, wall = _run_tuner(cfg, ds, single_task, run, "full", {"i": tune.grid_search(list(range(len(trials))))},
+                               {}, trials, progress, fail_on)
+    rows = []
+    for r in results:
+        i = int(r.config["i"])
+        t = trials[i]
+        rows.append(_row(r, f"full-{i:04d}", t["source"], t["target"], t["point"], cfg, single_task["tasks"]))
+    return _write(cfg, ds, single_task, run, "full", rows, wall, replicate, control)
+
+
+def run_pruned_search(cfg: ExperimentConfig, ds: MultiTaskDataset, single_task: dict[str, Any], run: RunDir,
+                      pairs: list[dict[str, Any]], space: dict[str, list[Any]], num_samples: int,
+                      progress: bool = True, fail_on: tuple[str, ...] = (),
+                      replicate: bool | None = False) -> dict[str, Any]:
+    """Optuna (TPE, seeded) + ASHA over the kept pairs and a narrowed space; writes search_pruned.*.
+
+    The metric is the seed-mean validation gain over the target's single-task baseline, comparable
+    across targets. ``space`` maps hyperparameter names (see ``raytp.search.space.HP_NAMES``) to
+    candidate values."""
+    from optuna.samplers import TPESampler
+    from ray.tune.schedulers import ASHAScheduler
+    from ray.tune.search.optuna import OptunaSearch
+
+    if not pairs:
+        raise RaytpError("pruning.json: no pairs kept; nothing to search")
+    names = [f"{p['source']}>{p['target']}" for p in pairs]
+    for n in names:
+        s, t = n.split(">")
+        if s == t or s not in cfg.data.tasks or t not in cfg.data.tasks:
+            raise RaytpError(f"pruning.json: pair {n} is not an ordered pair of the run's tasks")
+        if t not in single_task["tasks"]:
+            raise RaytpError(f"single_task.json: no single-task result for target {t!r}")
+    param_space: dict[str, Any] = {"pair": tune.choice(sorted(set(names)))}
+    for k, vals in space.items():
+        if not isinstance(vals, list) or not vals:
+            raise RaytpError(f"pruning.json: space.{k} must be a non-empty list")
+        param_space[k] = tune.choice(vals)
+    max_epochs = max([int(v) for v in space.get("epochs", [cfg.train.epochs])])
+    searcher = OptunaSearch(sampler=TPESampler(seed=cfg.seed))
+    scheduler = ASHAScheduler(time_attr="training_iteration", max_t=max_epochs, grace_period=min(2, max_epochs),
+                              reduction_factor=3)
+    results, wall = _run_tuner(cfg, ds, single_task, run, "pruned", param_space,
+                               {"metric": "gain_val", "mode": "max", "search_alg": searcher, "scheduler": scheduler,
+                                "num_samples": int(num_samples)}, None, progress, fail_on)
+    rows = []
+    for n, r in enumerate(results):
+        s, t = r.config["pair"].split(">")
+        point = {k: v for k, v in r.config.items() if k != "pair"}
+        rows.append(_row(r, f"pruned-{n:04d}", s, t, point, cfg, single_task["tasks"]))
+    return _write(cfg, ds, single_task, run, "pruned", rows, wall, replicate, False)
+
+
+def _write(cfg: ExperimentConfig, ds: MultiTaskDataset, single_task: dict[str, Any], run: RunDir, mode: str,
+           rows: list[dict[str, Any]], wall: float, replicate: bool | None, control: bool) -> dict[str, Any]:
+    df = finish_table(rows, cfg, single_task)
+    replication: list[dict[str, Any]] = []
+    rep_compute = 0.0
+    if (cfg.search.replicate if replicate is None else replicate) or control:
+        margin = noise_margin(pooled_seed_sd(df, single_task), cfg.train.seeds, cfg.search)
+        labelled = pair_outcomes(df, margin)
+        labelled = labelled if control else labelled[labelled["label"] != "neutral"]
+        replication, rep_compute = replicate_pairs(cfg, ds, single_task, labelled, control=control)
+    run.write_parquet(f"search_{mode}.parquet", df)
+    summary = summarize(df, single_task, cfg.search, cfg.train.seeds, wall, replication, mode=mode)
+    slots = cfg.search.max_concurrent_trials or check_fits(cfg.resources)
+    summary["concurrency"] = slots
+    summary["overhead_share"] = (max(0.0, 1.0 - float(df["train_s"].fillna(0).sum()) / (wall * slots))
+                                 if wall > 0 else None)
+    summary["resources_per_trial"] = {"CPU": cfg.resources.cpus_per_worker, "GPU": cfg.resources.gpus_per_worker}
+    summary["replication_compute_s"] = rep_compute
+    run.write_json(f"search_{mode}.json", summary)
+    return summary
+
+
+# -- replication on fresh seeds (and the shuffled-label source control) ------------------------------------------
+
+def _replicate_target(cfg_dict: dict[str, Any], ds_box: list[Any], target: str, target_summary: dict[str, Any],
+                      jobs: list[dict[str, Any]], control: bool) -> tuple[list[dict[str, Any]], float]:
+    """Fresh-seed baseline for ``target`` and fresh-seed gains of its labelled pairs (+ shuffled control)."""
+    import numpy as np
+
+    from raytp.models.single import train_single
+    from raytp.search.pairs import PairTrainer, shuffled_labels
+    start = time.perf_counter()
+    cfg = config_from_dict(cfg_dict)
+    ds, backend, features = _process_data(cfg, ds_box)
+    fresh = [cfg.seed + 1000 + i for i in range(cfg.train.seeds)]
+    lr = float((target_summary.get("hyperparameters") or {}).get("lr", cfg.train.lr))
+    base = float(np.mean([train_single(backend, features, ds, target, cfg, lr, s).metrics["f1_test"] for s in fresh]))
+    out = []
+    for job in jobs:
+        resolved = resolve_point(job["point"], target_summary, cfg)
+        real = PairTrainer(backend, features, ds, cfg, job["source"], target, resolved, fresh).finish()
+        row = {"source": job["source"], "target": target, "label": job["label"], "gain": job["gain"],
+               "fresh_baseline_f1_test": base, "fresh_f1_test": real["f1_test"], "fresh_gain": real["f1_test"] - base,
+               "seeds": fresh}
+        sign = {"beneficial": 1, "harmful": -1}.get(job["label"])
+        row["holds"] = None if sign is None else bool(sign * row["fresh_gain"] > 0)
+        if control:
+            ctl = PairTrainer(backend, features, ds, cfg, job["source"], target, resolved, fresh,
+                              source_labels=shuffled_labels(ds, job["source"], cfg), cache=None).finish()
+            row["control_gain"] = ctl["f1_test"] - base
+        out.append(row)
+    return out, time.perf_counter() - start
+
+
+def replicate_pairs(cfg: ExperimentConfig, ds: MultiTaskDataset, single_task: dict[str, Any], labelled: pd.DataFrame,
+                    control: bool = False, timeout_s: float | None = None) -> tuple[list[dict[str, Any]], float]:
+    """Rerun labelled pairs' selected configurations on fresh seeds (one Ray task per target).
+
+    Returns the replication rows and their compute seconds (counted apart from the search)."""
+    if labelled.empty:
+        return [], 0.0
+    jobs: dict[str, list[dict[str, Any]]] = {}
+    for r in labelled.itertuples():
+        point = {"mode": r.hp_mode, "lr": r.hp_lr, "epochs": int(r.hp_epochs)}
+        if r.hp_mode == "multitask" and r.hp_source_weight is not None and not pd.isna(r.hp_source_weight):
+            point["source_weight"] = float(r.hp_source_weight)
+        jobs.setdefault(r.target, []).append({"source": r.source, "point": point, "label": r.label, "gain": r.gain})
+    res = cfg.resources
+    fn = ray.remote(_replicate_target).options(num_cpus=res.cpus_per_worker, num_gpus=res.gpus_per_worker,
+                                               max_retries=res.max_retries)
+    ds_box = [ray.put(ds)]
+    cfg_dict = cfg.model_dump(mode="json")
+    refs = [fn.remote(cfg_dict, ds_box, t, single_task["tasks"][t], js, control) for t, js in jobs.items()]
+    rows: list[dict[str, Any]] = []
+    seconds = 0.0
+    for part, s in ray.get(refs, timeout=timeout_s):
+        rows += part
+        seconds += s
+    return rows, seconds * resource_units(cfg)

@@ -1,0 +1,77 @@
+"""Full grid and pruned searches on a real local Ray (tiny real subset)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from raytp.config import config_from_dict
+from tests.conftest import small_config_dict
+from tests.search.rundir import make_run_dir, single_task_results
+
+
+def tiny_cfg():
+    return config_from_dict(small_config_dict(
+        data={"max_train": 100, "source_max_train": 300, "max_eval": 200},
+        train={"epochs": 2, "patience": 2, "seeds": 2},
+        backend={"hash_buckets": 2 ** 12},
+        resources={"cpus_per_worker": 1.0, "max_retries": 0},
+        search={"grid": {"mode": ["multitask", "sequential"]}, "replicate": True}))
+
+
+@pytest.fixture(scope="module")
+def tiny(disaster):
+    cfg = tiny_cfg()
+    ds = disaster.select_tasks(cfg.data.tasks)
+    single, _, _ = single_task_results(cfg, ds)
+    return cfg, ds, single
+
+
+def test_full_search_grid_rows_and_failure(tiny, ray_local, tmp_path):
+    from raytp.runtime.tune_search import run_full_search
+    cfg, ds, single = tiny
+    run = make_run_dir(tmp_path / "run", cfg, single)
+    summary = run_full_search(cfg, ds, single, run, progress=False, fail_on=("food>water",))
+    df = run.read_parquet("search_full.parquet")
+    assert len(df) == 6 * 2 and df["trial_id"].is_unique
+    assert set(zip(df["source"], df["target"])) == {(s, t) for s in cfg.data.tasks for t in cfg.data.tasks if s != t}
+    failed = df[df["status"] == "failed"]
+    assert set(zip(failed["source"], failed["target"])) == {("food", "water")} and len(failed) == 2
+    assert failed["error"].str.contains("injected failure").all() and failed["f1_test"].isna().all()
+    ok = df[df["status"] == "ok"]
+    assert len(ok) == 10 and ok["f1_test"].between(0, 1).all()
+    for r in ok.itertuples():  # the baseline is the target's, never the source's
+        assert r.baseline_f1_test == single["tasks"][r.target]["f1_test"]
+        assert math.isclose(r.gain, r.f1_test - r.baseline_f1_test)
+    assert set(ok["hp_mode"]) == {"multitask", "sequential"} and ok["compute_s"].gt(0).all()
+    assert summary["trials"] == 12 and summary["trials_failed"] == 2 and summary["pairs_total"] == 6
+    assert summary["compute_s"] == pytest.approx(ok["compute_s"].sum()) and summary["wall_s"] > 0
+    assert set(summary["best"]) == set(cfg.data.tasks) and summary["noise"]["seed_sd"] >= 0
+    assert summary["noise"]["replicated"] == summary["pairs_beneficial"] + summary["pairs_harmful"]
+    assert run.read_json("search_full.json")["trials"] == 12
+    assert not run.verify()
+
+
+def test_pruned_search_on_two_pairs(tiny, ray_local, tmp_path):
+    from raytp.runtime.tune_search import run_pruned_search
+    cfg, ds, single = tiny
+    run = make_run_dir(tmp_path / "run", cfg, single)
+    pairs = [{"source": "food", "target": "water"}, {"source": "shelter", "target": "food"}]
+    summary = run_pruned_search(cfg, ds, single, run, pairs, {"mode": ["multitask", "sequential"],
+                                                              "lr_scale": [1.0, 0.3]}, num_samples=4, progress=False)
+    df = run.read_parquet("search_pruned.parquet")
+    assert len(df) == 4 and summary["trials"] == 4
+    assert set(zip(df["source"], df["target"])) <= {("food", "water"), ("shelter", "food")}
+    assert (df["status"] == "ok").all() and df["gain_val"].notna().all()
+    assert df["hp_lr_scale"].isin([1.0, 0.3]).all()
+    assert summary["pairs_total"] == len(set(zip(df["source"], df["target"])))
+
+
+def test_pruned_search_rejects_unknown_pair(tiny, ray_local, tmp_path):
+    from raytp.errors import RaytpError
+    from raytp.runtime.tune_search import run_pruned_search
+    cfg, ds, single = tiny
+    run = make_run_dir(tmp_path / "run", cfg, single)
+    with pytest.raises(RaytpError, match="pruning.json: pair food>nope"):
+        run_pruned_search(cfg, ds, single, run, [{"source": "food", "target": "nope"}], {}, 1, progress=False)
