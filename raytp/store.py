@@ -26,8 +26,8 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same folder, fsync, rename."""
+def _write_temp(path: Path, data: bytes) -> str:
+    """``data`` in a fsynced temporary file next to ``path`` (``.<name>.*.tmp``); returns its path."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -35,6 +35,16 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file in the same folder, fsync, rename."""
+    tmp = _write_temp(path, data)
+    try:
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -70,34 +80,61 @@ class RunDir:
         for rel, entry in m["artifacts"].items():
             if not _safe_rel(rel):
                 raise RunDirError(f"{p}: artifact name {rel!r} is not a relative path inside the run directory")
-            if not (isinstance(entry, dict) and isinstance(entry.get("sha256"), str)
-                    and isinstance(entry.get("bytes"), int) and not isinstance(entry.get("bytes"), bool)):
+            pending = entry.get("pending") if isinstance(entry, dict) else None
+            if not isinstance(entry, dict) or not (_checksum_ok(entry) or (_checksum_ok(pending) and
+                                                                           "sha256" not in entry)):
                 raise RunDirError(f"{p}: entry of {rel!r} needs a 'sha256' string and a 'bytes' integer")
+            if pending is not None and not _checksum_ok(pending):
+                raise RunDirError(f"{p}: entry of {rel!r} has a malformed 'pending' checksum")
         return m
 
-    def _record(self, rel: str, data: bytes) -> None:
-        m = self.manifest()
-        m["artifacts"][rel] = {"sha256": _sha256(data), "bytes": len(data), "written_at": time.time()}
+    def _save_manifest(self, m: dict[str, Any]) -> None:
         atomic_write_bytes(self.root / MANIFEST, json.dumps(m, indent=1, sort_keys=True).encode())
+
+    def _record(self, rel: str, digest: str, size: int) -> None:
+        m = self.manifest()
+        m["artifacts"][rel] = {"sha256": digest, "bytes": size, "written_at": time.time()}
+        self._save_manifest(m)
 
     def forget(self, rel: str) -> None:
         """Remove an artifact and its manifest entry (e.g. before re-running a stage)."""
         m = self.manifest()
         if m["artifacts"].pop(rel, None) is not None:
-            atomic_write_bytes(self.root / MANIFEST, json.dumps(m, indent=1, sort_keys=True).encode())
+            self._save_manifest(m)
         (self.root / rel).unlink(missing_ok=True)
 
     def has(self, rel: str) -> bool:
         return rel in self.manifest()["artifacts"] and (self.root / rel).is_file()
+
+    def _interrupted(self, rel: str) -> bool:
+        """A first write of ``rel`` was killed before its rename: only a pending checksum, no file."""
+        entry = self.manifest()["artifacts"].get(rel)
+        return entry is not None and "sha256" not in entry and not (self.root / rel).exists()
 
     def path(self, rel: str) -> Path:
         return self.root / rel
 
     # -- writes -------------------------------------------------------------------------------
     def write_bytes(self, rel: str, data: bytes) -> Path:
+        """Atomic under SIGKILL at any instant: (1) the bytes go to a fsynced temporary file; (2) the manifest
+        records their checksum as ``pending`` next to the current one; (3) rename onto the final name;
+        (4) the manifest makes the new checksum current. Whenever the process dies, the file under the final
+        name is one complete version whose checksum the manifest holds (old before 3, new after)."""
         path = self.root / rel
-        atomic_write_bytes(path, data)
-        self._record(rel, data)
+        digest, size = _sha256(data), len(data)
+        tmp = _write_temp(path, data)
+        try:
+            m = self.manifest()
+            entry = {k: v for k, v in m["artifacts"].get(rel, {}).items() if k != "pending"}
+            if path.is_file() and not _checksum_ok(entry):  # a stray file without a record: never valid
+                entry = {}
+            m["artifacts"][rel] = {**entry, "pending": {"sha256": digest, "bytes": size}}
+            self._save_manifest(m)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        self._record(rel, digest, size)
         return path
 
     def write_json(self, rel: str, obj: Any) -> Path:
@@ -120,12 +157,14 @@ class RunDir:
     def read_bytes(self, rel: str) -> bytes:
         path = self.root / rel
         entry = self.manifest()["artifacts"].get(rel)
-        if entry is None:
+        if entry is None or self._interrupted(rel):
             raise RunDirError(f"{path}: not in the run directory (run the stage that writes it first)")
         if not path.is_file():
             raise RunDirError(f"{path}: listed in the manifest but missing on disk")
         data = path.read_bytes()
-        if len(data) != entry["bytes"] or _sha256(data) != entry["sha256"]:
+        # the current checksum, or the pending one of a write killed between its rename and the manifest update
+        accepted = [c for c in (entry, entry.get("pending")) if _checksum_ok(c)]
+        if not any(len(data) == c["bytes"] and _sha256(data) == c["sha256"] for c in accepted):
             raise RunDirError(f"{path}: checksum mismatch (truncated or modified); re-run the stage that writes it")
         return data
 
@@ -160,11 +199,18 @@ class RunDir:
         """Problems found (empty when every recorded artifact matches its checksum)."""
         problems = []
         for rel in sorted(self.manifest()["artifacts"]):
+            if self._interrupted(rel):
+                continue  # a first write that never reached its final name: nothing to check
             try:
                 self.read_bytes(rel)
             except RunDirError as e:
                 problems.append(str(e))
         return problems
+
+
+def _checksum_ok(c: Any) -> bool:
+    return (isinstance(c, dict) and isinstance(c.get("sha256"), str) and isinstance(c.get("bytes"), int)
+            and not isinstance(c.get("bytes"), bool))
 
 
 def _safe_rel(rel: str) -> bool:

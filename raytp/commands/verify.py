@@ -3,7 +3,8 @@
 Each artifact recorded in ``manifest.json`` must exist, match its size and SHA-256, and load as what its
 name says (JSON, Parquet, safetensors, UTF-8 text) — with the same readers the pipeline uses, so what
 verify passes every stage can read. Temporary files left by a writer that was killed mid-write
-(``.<name>.*.tmp``) are listed as stray: harmless (never under an artifact's final name), removable.
+(``.<name>.*.tmp``) are listed as stray: harmless (never under an artifact's final name), removable; a first
+write killed before its rename is listed as interrupted (the artifact does not exist yet).
 Exit 0 when every artifact passes, 2 otherwise (one line per problem on stdout, a summary on stderr).
 """
 
@@ -47,15 +48,18 @@ def verify_run(path: str) -> dict[str, Any]:
     if not (run_dir.root / MANIFEST).is_file():
         raise RunDirError(f"{run_dir.root / MANIFEST}: missing; not a raytp run directory (or nothing written yet)")
     artifacts = sorted(run_dir.manifest()["artifacts"])
-    problems = []
+    problems, interrupted = [], []
     for rel in artifacts:
+        if run_dir._interrupted(rel):  # a first write killed before its rename: never visible, nothing to check
+            interrupted.append(rel)
+            continue
         try:
             check_artifact(run_dir, rel)
         except RunDirError as e:
             problems.append(str(e))
     stray = sorted(str(p.relative_to(run_dir.root)) for p in run_dir.root.rglob(".*.tmp") if p.is_file())
-    return {"run": str(run_dir.root), "artifacts": len(artifacts), "problems": problems, "stray": stray,
-            "ok": not problems}
+    return {"run": str(run_dir.root), "artifacts": len(artifacts) - len(interrupted), "problems": problems,
+            "stray": stray, "interrupted": interrupted, "ok": not problems}
 
 
 def run(args: argparse.Namespace) -> int:
