@@ -136,8 +136,15 @@ class TransferPredictor:
         if not names:
             raise PredictorError("no numeric pair features to learn from")
         self._require(X, names)
-        self.feature_names_ = names
         Xv = _finite_or_nan(X[names].to_numpy(dtype=np.float64))
+        # a feature missing on every training pair (e.g. label_phi when all of them cross corpora) teaches
+        # nothing and breaks gbm binning: leave it out
+        has_value = ~np.isnan(Xv).all(axis=0)
+        if not has_value.any():
+            raise PredictorError(f"every pair feature is missing (NaN) on all {len(X)} training pairs")
+        names = [n for n, ok in zip(names, has_value) if ok]
+        Xv = Xv[:, has_value]
+        self.feature_names_ = names
         self.n_train_ = int(len(X))
         if self.estimator == "gbm":
             self.train_X_, self.train_y_ = Xv, yv
