@@ -75,3 +75,26 @@ def test_pruned_search_rejects_unknown_pair(tiny, ray_local, tmp_path):
     run = make_run_dir(tmp_path / "run", cfg, single)
     with pytest.raises(RaytpError, match="pruning.json: pair food>nope"):
         run_pruned_search(cfg, ds, single, run, [{"source": "food", "target": "nope"}], {}, 1, progress=False)
+
+
+def test_cli_pruned_needs_pruning_json(tiny, tmp_path, capsys):
+    from raytp.cli import main
+    cfg, ds, single = tiny
+    make_run_dir(tmp_path / "run", cfg, single)
+    assert main(["search", "--mode", "pruned", "--run", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert "pruning.json: missing" in err and "Traceback" not in err
+
+
+def test_cli_pruned_search_json(tiny, ray_local, tmp_path, capsys):
+    import json
+
+    from raytp.cli import main
+    cfg, ds, single = tiny
+    run = make_run_dir(tmp_path / "run", cfg, single)
+    run.write_json("pruning.json", {"pairs": [{"source": "water", "target": "shelter", "probability": 0.9}],
+                                    "space": {"mode": ["sequential"]}, "num_samples": 2})
+    assert main(["search", "--mode", "pruned", "--run", str(tmp_path / "run"), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["trials"] == 2 and summary["pairs_total"] == 1 and summary["mode"] == "pruned"
+    assert len(run.read_parquet("search_pruned.parquet")) == 2
