@@ -39,7 +39,7 @@ def throughput(backend_name: str, ds, n: int = 500) -> dict[str, float]:
     local = np.arange(len(texts))
     y = ds.y("food", idx)
     model = backend.new_model(["food"], 0)
-    lr = getattr(backend, "default_lr", None) or cfg.train.lr
+    lr = cfg.train.lr
     t0 = time.perf_counter()
     fit(model, backend, feats, [Part("food", local, y)], EvalSet("food", local[:64], y[:64]),
         HParams(lr=lr, epochs=1, patience=1), seed=0)

@@ -73,6 +73,8 @@ def load_pretrained(model_path: str) -> nn.Module:
     Parameters the checkpoint lacks are initialised under a fixed seed, so every call gives the
     same weights (the shared initialisation of all task models)."""
     from transformers import AutoModel
+    from transformers.utils import logging as hf_logging
+    hf_logging.disable_progress_bar()  # no "Loading weights" bar on every task model
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         try:

@@ -31,7 +31,7 @@ class TaskTrainer:
     def __init__(self, cfg_dict: dict[str, Any], ds_box: list[Any]):
         import torch
 
-        from raytp.models.encoders_device import pick_device
+        from raytp.models.encoders import pick_device
         from raytp.models.registry import make_backend
 
         self.cfg: ExperimentConfig = config_from_dict(cfg_dict)
