@@ -124,8 +124,14 @@ class DataConfig(_Strict):
         """With ``datasets``: no ``dataset`` too, and ``tasks`` defaults to every listed corpus task."""
         if not isinstance(data, dict) or data.get("datasets") is None:
             return data
-        if data.get("dataset") is not None:
-            raise ValueError("give either data.dataset (one corpus) or data.datasets (several), not both")
+        given = data.get("dataset")
+        if isinstance(given, BaseModel):
+            given = given.model_dump(mode="json")
+        if given is not None:
+            # a dumped config (model_dump / to_yaml) carries the default `dataset` next to `datasets`
+            if given != DatasetConfig().model_dump(mode="json"):
+                raise ValueError("give either data.dataset (one corpus) or data.datasets (several), not both")
+            data = {k: v for k, v in data.items() if k != "dataset"}
         entries = data["datasets"]
         if not isinstance(entries, list) or not entries:
             return data  # the field validation reports it

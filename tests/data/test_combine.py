@@ -136,6 +136,16 @@ def test_config_tasks_default_to_the_corpora_tasks_with_prefixes():
     assert config_from_dict({}).data.datasets is None
 
 
+def test_combined_config_survives_a_dump_round_trip():
+    """Run dirs store cfg.to_yaml() and Ray workers rebuild configs from model_dump()."""
+    cfg = _cfg([{"tasks": ["food"], "filter": {"column": "genre", "values": ["news"]}},
+                {"tasks": ["water"], "prefix": "p", "filter": {"id_modulo": 2, "remainder": [1], "id_divisor": 2}}])
+    for dumped in (cfg.model_dump(mode="json"), yaml.safe_load(cfg.to_yaml())):
+        again = config_from_dict(dumped)
+        assert again == cfg and again.fingerprint() == cfg.fingerprint()
+        assert again.data.tasks == ["food", "p:water"]
+
+
 def test_single_corpus_fingerprint_ignores_the_datasets_field():
     base = config_from_dict({})
     dumped = base.model_dump(mode="json")
