@@ -157,19 +157,24 @@ def finish_table(rows: list[dict[str, Any]], cfg: ExperimentConfig, single_task:
 
 def run_full_search(cfg: ExperimentConfig, ds: MultiTaskDataset, single_task: dict[str, Any], run: RunDir,
                     progress: bool = True, fail_on: tuple[str, ...] = (),
-                    replicate: bool | None = None, control: bool = False) -> dict[str, Any]:
-    """Every ordered pair x every grid point; writes search_full.parquet and search_full.json.
+                    replicate: bool | None = None, control: bool = False,
+                    pairs: list[tuple[str, str]] | None = None, name: str = "full") -> dict[str, Any]:
+    """Every ordered pair x every grid point; writes search_{name}.parquet and search_{name}.json.
 
-    ``fail_on``: "source>target" pairs whose trials raise (fault injection for tests)."""
+    ``fail_on``: "source>target" pairs whose trials raise (fault injection for tests). ``pairs``
+    restricts the grid to those pairs (e.g. the predictor's calibration sample, ``name="calibration"``)."""
     trials = full_space(cfg, single_task)
-    results, wall = _run_tuner(cfg, ds, single_task, run, "full", {"i": tune.grid_search(list(range(len(trials))))},
+    if pairs is not None:
+        keep = {tuple(p) for p in pairs}
+        trials = [t for t in trials if (t["source"], t["target"]) in keep]
+    results, wall = _run_tuner(cfg, ds, single_task, run, name, {"i": tune.grid_search(list(range(len(trials))))},
                                {}, trials, progress, fail_on)
     rows = []
     for r in results:
         i = int(r.config["i"])
         t = trials[i]
-        rows.append(_row(r, f"full-{i:04d}", t["source"], t["target"], t["point"], cfg, single_task["tasks"]))
-    return _write(cfg, ds, single_task, run, "full", rows, wall, replicate, control)
+        rows.append(_row(r, f"{name}-{i:04d}", t["source"], t["target"], t["point"], cfg, single_task["tasks"]))
+    return _write(cfg, ds, single_task, run, name, rows, wall, replicate, control)
 
 
 def run_pruned_search(cfg: ExperimentConfig, ds: MultiTaskDataset, single_task: dict[str, Any], run: RunDir,
@@ -222,7 +227,7 @@ def _write(cfg: ExperimentConfig, ds: MultiTaskDataset, single_task: dict[str, A
     if (cfg.search.replicate if replicate is None else replicate) or control:
         margin = noise_margin(pooled_seed_sd(df, single_task), cfg.train.seeds, cfg.search)
         labelled = pair_outcomes(df, margin)
-        labelled = labelled if control else labelled[labelled["label"] != "neutral"]
+        labelled = labelled[labelled["label"] != "neutral"]  # the control rides along on the labelled pairs
         replication, rep_compute = replicate_pairs(cfg, ds, single_task, labelled, control=control)
     run.write_parquet(f"search_{mode}.parquet", df)
     summary = summarize(df, single_task, cfg.search, cfg.train.seeds, wall, replication, mode=mode)
