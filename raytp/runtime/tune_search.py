@@ -95,22 +95,38 @@ def _storage(cfg: ExperimentConfig, run: RunDir) -> str:
 
 def _run_tuner(cfg: ExperimentConfig, ds: MultiTaskDataset, single_task: dict[str, Any], run: RunDir, mode: str,
                param_space: dict[str, Any], tune_config: dict[str, Any], trials: list[dict[str, Any]] | None,
-               progress: bool, fail_on: list[str] | tuple[str, ...] = ()) -> tuple[list[Any], float]:
+               progress: bool, fail_on: list[str] | tuple[str, ...] = (),
+               resume: bool = False) -> tuple[list[Any], float]:
+    """Run (or, with ``resume``, continue) the Tune experiment ``search_<mode>`` under the storage path.
+
+    The experiment name is stable so an interrupted search can be found again: ``resume`` restores it
+    (``Tuner.restore``: finished trials keep their results, trials in flight or errored start over, the
+    searcher's state comes back) and starts fresh only when nothing restorable exists; without ``resume``
+    an earlier local experiment of that name is removed first."""
     res = cfg.resources
     concurrency = cfg.search.max_concurrent_trials or check_fits(res)
     trainable = tune.with_resources(
         tune.with_parameters(_pair_trial, cfg_dict=cfg.model_dump(mode="json"), ds_box=[ray.put(ds)], trials=trials,
                              baselines=single_task["tasks"], fail_on=list(fail_on)),
         {"cpu": res.cpus_per_worker, "gpu": res.gpus_per_worker})
+    storage, name = _storage(cfg, run), f"search_{mode}"
+    exp_path = f"{storage.rstrip('/')}/{name}"
     run_config = tune.RunConfig(
-        name=f"search_{mode}-{time.strftime('%Y%m%d-%H%M%S')}", storage_path=_storage(cfg, run),
+        name=name, storage_path=storage,
         failure_config=tune.FailureConfig(max_failures=res.max_retries),
         checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
         verbose=1 if progress else 0)
-    tuner = tune.Tuner(trainable, param_space=param_space, run_config=run_config,
-                       tune_config=tune.TuneConfig(max_concurrent_trials=concurrency, reuse_actors=True,
-                                                   trial_dirname_creator=lambda t: f"{mode}_{t.trial_id}",
-                                                   **tune_config))
+    if resume and tune.Tuner.can_restore(exp_path):
+        tuner = tune.Tuner.restore(exp_path, trainable=trainable, resume_unfinished=True, restart_errored=True,
+                                   param_space=param_space)
+    else:
+        if "://" not in storage and Path(exp_path).is_dir():
+            import shutil
+            shutil.rmtree(exp_path)  # a fresh search replaces an earlier experiment of the same name
+        tuner = tune.Tuner(trainable, param_space=param_space, run_config=run_config,
+                           tune_config=tune.TuneConfig(max_concurrent_trials=concurrency, reuse_actors=True,
+                                                       trial_dirname_creator=lambda t: f"{mode}_{t.trial_id}",
+                                                       **tune_config))
     start = time.perf_counter()
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
     grid = tuner.fit()
@@ -158,7 +174,8 @@ def finish_table(rows: list[dict[str, Any]], cfg: ExperimentConfig, single_task:
 def run_full_search(cfg: ExperimentConfig, ds: MultiTaskDataset, single_task: dict[str, Any], run: RunDir,
                     progress: bool = True, fail_on: tuple[str, ...] = (),
                     replicate: bool | None = None, control: bool = False,
-                    pairs: list[tuple[str, str]] | None = None, name: str = "full") -> dict[str, Any]:
+                    pairs: list[tuple[str, str]] | None = None, name: str = "full",
+                    resume: bool = False) -> dict[str, Any]:
     """Every ordered pair x every grid point; writes search_{name}.parquet and search_{name}.json.
 
     ``fail_on``: "source>target" pairs whose trials raise (fault injection for tests). ``pairs``
@@ -168,7 +185,7 @@ def run_full_search(cfg: ExperimentConfig, ds: MultiTaskDataset, single_task: di
         keep = {tuple(p) for p in pairs}
         trials = [t for t in trials if (t["source"], t["target"]) in keep]
     results, wall = _run_tuner(cfg, ds, single_task, run, name, {"i": tune.grid_search(list(range(len(trials))))},
-                               {}, trials, progress, fail_on)
+                               {}, trials, progress, fail_on, resume=resume)
     rows = []
     for r in results:
         i = int(r.config["i"])
@@ -180,7 +197,7 @@ def run_full_search(cfg: ExperimentConfig, ds: MultiTaskDataset, single_task: di
 def run_pruned_search(cfg: ExperimentConfig, ds: MultiTaskDataset, single_task: dict[str, Any], run: RunDir,
                       pairs: list[dict[str, Any]], space: dict[str, list[Any]], num_samples: int,
                       progress: bool = True, fail_on: tuple[str, ...] = (),
-                      replicate: bool | None = False) -> dict[str, Any]:
+                      replicate: bool | None = False, resume: bool = False) -> dict[str, Any]:
     """Optuna (TPE, seeded) + ASHA over the kept pairs and a narrowed space; writes search_pruned.*.
 
     The metric is the seed-mean validation gain over the target's single-task baseline, comparable
@@ -210,7 +227,7 @@ def run_pruned_search(cfg: ExperimentConfig, ds: MultiTaskDataset, single_task: 
                               reduction_factor=3)
     results, wall = _run_tuner(cfg, ds, single_task, run, "pruned", param_space,
                                {"metric": "gain_val", "mode": "max", "search_alg": searcher, "scheduler": scheduler,
-                                "num_samples": int(num_samples)}, None, progress, fail_on)
+                                "num_samples": int(num_samples)}, None, progress, fail_on, resume=resume)
     rows = []
     for n, r in enumerate(results):
         s, t = r.config["pair"].split(">")
