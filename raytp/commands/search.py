@@ -21,6 +21,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-replicate", action="store_true", help="skip the fresh-seed replication of labelled pairs")
     p.add_argument("--control", action="store_true",
                    help="also train every best pair with a shuffled-label source (full mode; costs one more run each)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted search of this mode in RUN_DIR (finished trials are kept, not rerun)")
     p.add_argument("--address", help="Ray cluster address (default: the run's config, RAY_ADDRESS, else local)")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.set_defaults(func=run)
@@ -64,10 +66,11 @@ def run(args: argparse.Namespace) -> int:
         from raytp.runtime.tune_search import run_full_search, run_pruned_search
         if plan is None:
             summary = run_full_search(cfg, ds, single, run_dir, progress=not args.json, replicate=replicate,
-                                      control=args.control)
+                                      control=args.control, resume=args.resume)
         else:
             summary = run_pruned_search(cfg, ds, single, run_dir, plan["pairs"], plan["space"], plan["num_samples"],
-                                        progress=not args.json, replicate=False if replicate is False else None)
+                                        progress=not args.json, replicate=False if replicate is False else None,
+                                        resume=args.resume)
     if args.json:
         print_json(summary)
     else:
