@@ -303,7 +303,11 @@ class PruneConfig(_Strict):
     predictor: Literal["zero-shot", "learned"] = Field("learned")
     zero_shot_feature: str = Field("label_phi", description="Feature the zero-shot mode ranks by.")
     trials_per_pair: int = Field(2, ge=1, description="Optuna trials per surviving pair.")
-    calibration_pairs: int = Field(8, ge=0, description="Pairs of this search run (and counted) to label the learned predictor.")
+    calibration_pairs: int = Field(8, ge=0, description="Pairs of this run searched first with the full grid to "
+                                                        "label the learned predictor; their cost is counted and their "
+                                                        "results kept by the pruned side.")
+    knowledge_base: list[Path] = Field(default_factory=list, description="Earlier run directories (other tasks) whose "
+                                       "pair features and search outcomes the learned predictor also learns from.")
 
 
 class ExperimentConfig(_Strict):
