@@ -240,6 +240,21 @@ def c_recommend_without_single_task(tmp):
     return ["recommend", "--run", run, "--target", "food"], run, ["no single_task.json"]
 
 
+def c_search_without_single_task(tmp):
+    run = _other_config_run(tmp)
+    return ["search", "--mode", "full", "--run", run], run, ["run/single_task.json: missing", "raytp train"]
+
+
+def c_search_resume_without_single_task(tmp):
+    run = _other_config_run(tmp)
+    return ["search", "--mode", "pruned", "--run", run, "--resume"], run, ["single_task.json: missing"]
+
+
+def c_compare_without_searches(tmp):
+    run = write_run(tmp / "run", searches=()).root
+    return ["compare", "--run", run], run, ["search_full.parquet: missing"]
+
+
 def c_argparse_bad_int(tmp):
     return ["train", "--max-train", "lots", "--out", tmp / "run"], tmp / "run", \
         ["--max-train", "invalid int value: 'lots'"]
