@@ -118,9 +118,12 @@ def predict_stage(cfg: ExperimentConfig, run: RunDir, labelled: pd.DataFrame | N
 
 
 def calibration_sample(tasks: list[str], n: int, seed: int) -> list[tuple[str, str]]:
-    """``n`` ordered pairs spread over targets (seeded): the labelled sample whose cost is counted."""
+    """``n`` ordered pairs spread over targets (seeded): the labelled sample whose cost is counted.
+
+    At most a quarter of all pairs: calibrating on most of the space would be the full search."""
     rng = np.random.default_rng(seed + 101)
     pairs = [(s, t) for t in tasks for s in tasks if s != t]
+    n = min(n, max(1, len(pairs) // 4))
     order = rng.permutation(len(pairs))
     chosen, per_target = [], {t: 0 for t in tasks}
     for round_ in range(len(tasks)):

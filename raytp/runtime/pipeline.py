@@ -38,7 +38,7 @@ def run_pipeline(cfg: ExperimentConfig, run_dir: str, resume: bool = False, with
     stages: dict[str, Any] = run.read_json(PIPELINE)["stages"] if resume and run.has(PIPELINE) else {}
 
     def done(key: str, artifact: str) -> bool:
-        return resume and key in stages and run.has(artifact)
+        return resume and run.has(artifact)
 
     def record(key: str, info: dict[str, Any]) -> None:
         stages[key] = info
@@ -65,7 +65,7 @@ def run_pipeline(cfg: ExperimentConfig, run_dir: str, resume: bool = False, with
                 if not done("calibration", CALIBRATION):
                     _log(progress, f"calibration: {len(pairs)} pairs x the full grid (cost counted)")
                     c = run_full_search(cfg, ds, single, run, progress=progress, replicate=False, pairs=pairs,
-                                        name="calibration")
+                                        name="calibration", resume=resume)
                     record("calibration", {"wall_s": c["wall_s"], "compute_s": c["compute_s"], "trials": c["trials"],
                                            "margin": c["noise"]["margin"]})
                 cal_trials = run.read_parquet(CALIBRATION)
@@ -87,13 +87,13 @@ def run_pipeline(cfg: ExperimentConfig, run_dir: str, resume: bool = False, with
         if plan["pairs"] and not done("pruned_search", "search_pruned.parquet"):
             _log(progress, "pruned search: Ray Tune + Optuna (TPE) + ASHA over the kept pairs")
             p = run_pruned_search(cfg, ds, single, run, plan["pairs"], plan["space"], plan["num_samples"],
-                                  progress=progress, replicate=False)
+                                  progress=progress, replicate=False, resume=resume)
             record("pruned_search", {"wall_s": p["wall_s"], "compute_s": p["compute_s"], "trials": p["trials"]})
 
         if with_full:
             if not done("full_search", "search_full.parquet"):
                 _log(progress, "full grid search (the reference)")
-                f = run_full_search(cfg, ds, single, run, progress=progress)
+                f = run_full_search(cfg, ds, single, run, progress=progress, resume=resume)
                 record("full_search", {"wall_s": f["wall_s"], "compute_s": f["compute_s"], "trials": f["trials"]})
             compare_run(run)
     record("pipeline", {"wall_s": time.perf_counter() - start + stages.get("pipeline", {}).get("wall_s", 0.0)})
