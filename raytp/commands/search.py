@@ -20,7 +20,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mode", choices=["full", "pruned"], default="full")
     p.add_argument("--no-replicate", action="store_true", help="skip the fresh-seed replication of labelled pairs")
     p.add_argument("--control", action="store_true",
-                   help="also train every best pair with a shuffled-label source (full mode; costs one more run each)")
+                   help="also train each labelled pair with a shuffled-label source on fresh seeds (generic-data control)")
     p.add_argument("--resume", action="store_true",
                    help="continue an interrupted search of this mode in RUN_DIR (finished trials are kept, not rerun)")
     p.add_argument("--address", help="Ray cluster address (default: the run's config, RAY_ADDRESS, else local)")

@@ -13,7 +13,6 @@ reports the experiment's wall time and the share of slot time not spent training
 from __future__ import annotations
 
 import math
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -47,10 +46,9 @@ def _process_data(cfg: ExperimentConfig, ds_box: list[Any]) -> tuple[MultiTaskDa
     """Dataset, backend and features for this worker process (fetched and featurised once per process)."""
     import torch
 
-    from raytp.models.encoders_device import pick_device
     from raytp.models.registry import make_backend
     torch.set_num_threads(max(1, int(cfg.resources.cpus_per_worker)))
-    device = pick_device(cfg.resources.gpus_per_worker)
+    device = "cuda" if cfg.resources.gpus_per_worker > 0 and torch.cuda.is_available() else "cpu"
     key = (ds_box[0].hex(), cfg.backend.model_dump_json(), device)
     if key not in _PROCESS_DATA:
         _PROCESS_DATA.clear()
@@ -86,6 +84,30 @@ def _pair_trial(config: dict[str, Any], *, cfg_dict: dict[str, Any], ds_box: lis
         tune.report(metrics)
 
 
+class _ProgressBar(tune.Callback):
+    """One tqdm line for the whole search (Tune's own per-trial tables would flood the console)."""
+
+    def __init__(self, total: int | None, desc: str):
+        from tqdm.auto import tqdm
+        self.bar = tqdm(total=total, desc=desc, unit="trial")
+        self.best: float | None = None
+
+    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
+        gain = result.get("gain_val")
+        if gain is not None and (self.best is None or gain > self.best):
+            self.best = gain
+            self.bar.set_postfix_str(f"best val gain {gain:+.3f} ({result.get('pair')}, {result.get('mode')})")
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.bar.update(1)
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.bar.update(1)
+
+    def on_experiment_end(self, trials: list, **info: Any) -> None:
+        self.bar.close()
+
+
 def _storage(cfg: ExperimentConfig, run: RunDir) -> str:
     sp = cfg.search.storage_path
     if sp and "://" in sp:
@@ -115,7 +137,9 @@ def _run_tuner(cfg: ExperimentConfig, ds: MultiTaskDataset, single_task: dict[st
         name=name, storage_path=storage,
         failure_config=tune.FailureConfig(max_failures=res.max_retries),
         checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
-        verbose=1 if progress else 0)
+        callbacks=[_ProgressBar(len(trials) if trials else tune_config.get("num_samples"), f"{mode} search")]
+        if progress else None,
+        verbose=0)
     if resume and tune.Tuner.can_restore(exp_path):
         tuner = tune.Tuner.restore(exp_path, trainable=trainable, resume_unfinished=True, restart_errored=True,
                                    param_space=param_space)
@@ -128,7 +152,6 @@ def _run_tuner(cfg: ExperimentConfig, ds: MultiTaskDataset, single_task: dict[st
                                                        trial_dirname_creator=lambda t: f"{mode}_{t.trial_id}",
                                                        **tune_config))
     start = time.perf_counter()
-    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
     grid = tuner.fit()
     wall = time.perf_counter() - start
     return [grid[i] for i in range(len(grid))], wall
