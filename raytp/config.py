@@ -300,8 +300,14 @@ class PruneConfig(_Strict):
     threshold: float = Field(0.5, ge=0, le=1)
     top_k: int = Field(1, ge=1, description="Pairs kept per target under top_k.")
     budget_fraction: float = Field(0.15, gt=0, le=1, description="Share of the full search's trials under budget.")
-    predictor: Literal["zero-shot", "learned"] = Field("learned")
-    zero_shot_feature: str = Field("label_phi", description="Feature the zero-shot mode ranks by.")
+    predictor: Literal["zero-shot", "learned"] = Field(
+        "zero-shot", description="zero-shot: rank pairs by zero_shot_feature, no outcomes needed (no calibration "
+                                 "cost); learned: gradient boosting on pair features, trained on calibration_pairs "
+                                 "searched first (cost counted) and/or a knowledge_base of earlier runs.")
+    zero_shot_feature: str = Field(
+        "label_phi+logme+textemb", description="Pair feature the zero-shot mode ranks by; 'a+b+c' ranks by the mean "
+                                               "rank of several (NaN-aware), a '-' prefix means lower is better. "
+                                               "Also the learned mode's fallback.")
     trials_per_pair: int = Field(2, ge=1, description="Optuna trials per surviving pair.")
     calibration_pairs: int = Field(8, ge=0, description="Pairs of this run searched first with the full grid to "
                                                         "label the learned predictor; their cost is counted and their "

@@ -1,10 +1,11 @@
 """TransferPredictor: pair features -> P(beneficial), scikit-learn style, saved as JSON (never pickle).
 
 Modes:
-- ``zero-shot``: ranks pairs by one feature (``feature``; prefix ``-`` for lower-is-better). The
-  probability is the feature's rank scaled into [0, 1] over the rows passed to ``predict_proba``
-  (ties share their mean rank, NaN ranks lowest at 0). ``fit`` needs no labels and only records
-  the feature.
+- ``zero-shot``: ranks pairs by one feature (``feature``; prefix ``-`` for lower-is-better), or by
+  the mean rank of several (``"label_phi+logme+textemb"``). The probability is the rank scaled
+  into [0, 1] over the rows passed to ``predict_proba`` (ties share their mean rank; a feature that
+  is NaN for a row is left out of that row's mean, and a row with no finite feature ranks lowest at
+  0). ``fit`` needs no labels and only records the features.
 - ``learned``: ``estimator="gbm"`` (HistGradientBoostingClassifier, NaN-aware, class-balanced) or
   ``"logreg"`` (median imputation + missing indicators + standardisation + balanced logistic
   regression). With fewer than ``min_class`` examples of either class the learned mode falls back
@@ -103,8 +104,28 @@ class TransferPredictor:
         if not 0 <= self.threshold <= 1:
             raise PredictorError(f"threshold must be in [0, 1], got {self.threshold}")
 
+    def _zero_shot_terms(self) -> list[tuple[str, float]]:
+        """(column, sign) for each ``+``-separated term of ``feature``; ``-`` prefix = lower is better."""
+        terms = [t.strip() for t in self.feature.split("+") if t.strip()]
+        if not terms:
+            raise PredictorError(f"zero-shot feature {self.feature!r} names no column")
+        return [(t[1:], -1.0) if t.startswith("-") else (t, 1.0) for t in terms]
+
     def _zero_shot_column(self) -> str:
-        return self.feature[1:] if self.feature.startswith("-") else self.feature
+        return self._zero_shot_terms()[0][0]
+
+    def _zero_shot_scores(self, X: pd.DataFrame) -> np.ndarray:
+        ranks = []
+        for col, sign in self._zero_shot_terms():
+            v = sign * X[col].to_numpy(dtype=np.float64)
+            r = np.full(len(v), np.nan)
+            ok = np.isfinite(v)
+            r[ok] = rank_scale(v[ok])
+            ranks.append(r)
+        stacked = np.vstack(ranks)
+        count = np.isfinite(stacked).sum(axis=0)
+        mean = np.where(count > 0, np.nansum(stacked, axis=0) / np.maximum(count, 1), np.nan)
+        return rank_scale(mean) if len(ranks) > 1 else np.nan_to_num(mean, nan=0.0)
 
     def _require(self, X: pd.DataFrame, cols: list[str]) -> None:
         missing = [c for c in cols if c not in X.columns]
@@ -128,8 +149,8 @@ class TransferPredictor:
                 self.fallback_ = (f"only {counts[1]} beneficial and {counts[0]} other pairs to learn from "
                                   f"(< {self.min_class} of a class): ranking by {self.feature} instead")
         if self.mode_ == "zero-shot":
-            self._require(X, [self._zero_shot_column()])
-            self.feature_names_ = [self._zero_shot_column()]
+            self.feature_names_ = [c for c, _ in self._zero_shot_terms()]
+            self._require(X, self.feature_names_)
             self.n_train_ = int(len(X))
             return self
         names = list(self.features) if self.features is not None else default_features(X)
@@ -190,8 +211,7 @@ class TransferPredictor:
         self._check_fitted()
         self._require(X, self.feature_names_)
         if self.mode_ == "zero-shot":
-            v = X[self.feature_names_[0]].to_numpy(dtype=np.float64)
-            p = rank_scale(-v if self.feature.startswith("-") else v)
+            p = self._zero_shot_scores(X)
         else:
             Xv = _finite_or_nan(X[self.feature_names_].to_numpy(dtype=np.float64))
             if self.estimator == "gbm":

@@ -245,7 +245,11 @@ def run_pruned_search(cfg: ExperimentConfig, ds: MultiTaskDataset, single_task: 
             raise RaytpError(f"pruning.json: space.{k} must be a non-empty list")
         param_space[k] = tune.choice(vals)
     max_epochs = max([int(v) for v in space.get("epochs", [cfg.train.epochs])])
-    searcher = OptunaSearch(sampler=TPESampler(seed=cfg.seed))
+    # every kept pair is tried once at the space's first values before TPE samples freely: with a
+    # categorical "pair" and few samples, TPE alone could leave a kept pair never tried
+    first = {k: vals[0] for k, vals in space.items()}
+    warm = [{"pair": n, **first} for n in sorted(set(names))][:int(num_samples)]
+    searcher = OptunaSearch(sampler=TPESampler(seed=cfg.seed), points_to_evaluate=warm)
     scheduler = ASHAScheduler(time_attr="training_iteration", max_t=max_epochs, grace_period=min(2, max_epochs),
                               reduction_factor=3)
     results, wall = _run_tuner(cfg, ds, single_task, run, "pruned", param_space,

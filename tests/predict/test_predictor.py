@@ -150,3 +150,17 @@ def test_regret_and_ndcg_on_known_rankings():
     assert ndcg_at_k(np.array([3, 2, 1]), gains, 3) == pytest.approx((0.05 + 0.02 / 2) / (0.05 + 0.02 / np.log2(3)))
     assert ndcg_at_k(np.array([1, 2, 3]), np.array([0.05, 0.0, 0.02]), 1) == pytest.approx(0.02 / 0.05)
     assert np.isnan(ndcg_at_k(np.array([1, 2]), np.array([-0.1, 0.0]), 2))
+
+
+def test_zero_shot_mean_rank_of_several_features_is_nan_aware():
+    import numpy as np
+    import pandas as pd
+
+    from raytp.predict import TransferPredictor
+    X = pd.DataFrame({"a": [1.0, 2.0, 3.0, np.nan], "b": [3.0, 2.0, 1.0, 5.0]})
+    p = TransferPredictor(mode="zero-shot", feature="a+b").fit(X).predict_proba(X)[:, 1]
+    # mean ranks: (0 + 2/3)/2, (1/2 + 1/3)/2, (1 + 0)/2, b alone (a is NaN) = 1 -> ordered 0 < 1 < 2 < 3
+    assert list(np.argsort(p)) == [0, 1, 2, 3]
+    q = TransferPredictor(mode="zero-shot", feature="a+-b").fit(X).predict_proba(X)[:, 1]
+    assert q[3] == 0.0 and q[2] == 1.0  # row 3 has the lowest -b and no a
+    assert TransferPredictor(mode="zero-shot", feature="a+b").fit(X).feature_names_ == ["a", "b"]
