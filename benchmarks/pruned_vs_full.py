@@ -66,6 +66,7 @@ def main() -> int:
         from raytp.stages import load_run_config
         from raytp.store import RunDir
         base = load_run_config(RunDir(args.reuse)).model_dump(mode="json")
+        base.pop("prune", None)  # the pruned side is rebuilt with today's defaults (+ flags)
         import yaml
         tmp = Path(args.out) / f"{args.name}_config.yaml"
         tmp.parent.mkdir(parents=True, exist_ok=True)
@@ -80,6 +81,16 @@ def main() -> int:
 
     from raytp.runtime.pipeline import run_pipeline
     from raytp.store import RunDir
+    if args.reuse:  # keep the single-task stage and the full search; redo everything on the pruned side
+        run = RunDir(run_dir)
+        for rel in ("pair_features.parquet", "pair_predictions.parquet", "predictor.json", "pruning.json",
+                    "search_pruned.parquet", "search_pruned.json", "search_calibration.parquet",
+                    "search_calibration.json", "report.json", "report.md", "pipeline.json"):
+            run.forget(rel)
+        run.write_text("config.yaml", cfg.to_yaml())
+        import shutil
+        for exp in ("search_pruned", "search_calibration"):
+            shutil.rmtree(run.path("tune") / exp, ignore_errors=True)
     t0 = time.perf_counter()
     run_pipeline(cfg, str(run_dir), resume=bool(args.reuse), with_full=True, progress=True)
     wall = time.perf_counter() - t0

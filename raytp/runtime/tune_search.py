@@ -88,9 +88,19 @@ class _ProgressBar(tune.Callback):
     """One tqdm line for the whole search (Tune's own per-trial tables would flood the console)."""
 
     def __init__(self, total: int | None, desc: str):
-        from tqdm.auto import tqdm
-        self.bar = tqdm(total=total, desc=desc, unit="trial")
+        self.total, self.desc = total, desc
         self.best: float | None = None
+        self._bar: Any = None
+
+    @property
+    def bar(self) -> Any:
+        if self._bar is None:  # created lazily: Tune pickles callbacks into its experiment state
+            from tqdm.auto import tqdm
+            self._bar = tqdm(total=self.total, desc=self.desc, unit="trial")
+        return self._bar
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_bar": None}
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
         gain = result.get("gain_val")
