@@ -27,8 +27,16 @@ from raytp.models.training import EvalSet, HParams, Part, fit, predict_proba  # 
 
 
 def throughput(backend_name: str, ds, n: int = 500) -> dict[str, float]:
-    """Training (one epoch) and inference examples/s on n training texts, one thread."""
+    """Training (one epoch) and inference examples/s on n training texts, one thread (restored after)."""
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)
+    try:
+        return _throughput(backend_name, ds, n)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _throughput(backend_name: str, ds, n: int) -> dict[str, float]:
     cfg = config_from_dict({"backend": {"name": backend_name}})
     backend = make_backend(cfg.backend)
     idx = ds.indices("train")[:n]

@@ -33,7 +33,7 @@ _PROCESS_DATA: dict[tuple, tuple[MultiTaskDataset, Any, Any]] = {}
 COLUMNS = ["trial_id", "source", "target", "hp_mode", "hp_lr", "hp_lr_scale", "hp_epochs", "hp_source_weight",
            "f1_val", "f1_test", "f1_val_sd", "f1_test_sd", "precision_test", "recall_test", "baseline_f1_val",
            "baseline_f1_test", "gain", "gain_val", "beneficial", "harmful", "status", "error", "stopped_early",
-           "epochs_run", "best_epoch", "train_s", "compute_s", "wall_s"]
+           "epochs_run", "best_epoch", "train_s", "compute_s", "wall_s", "node_id"]
 
 
 def resource_units(cfg: ExperimentConfig) -> float:
@@ -80,7 +80,8 @@ def _pair_trial(config: dict[str, Any], *, cfg_dict: dict[str, Any], ds_box: lis
     while not trainer.done:
         m = trainer.step()
         metrics = {k: v for k, v in m.items() if not isinstance(v, list)}
-        metrics.update({"pair": f"{source}>{target}", "done": trainer.done, "train_s": m["seconds"], "trial_s": time.perf_counter() - start})
+        metrics.update({"pair": f"{source}>{target}", "done": trainer.done, "train_s": m["seconds"],
+                        "trial_s": time.perf_counter() - start, "node_id": ray.get_runtime_context().get_node_id()})
         tune.report(metrics)
 
 
@@ -183,7 +184,7 @@ def _row(result: Any, trial_id: str, source: str, target: str, point: dict[str, 
                 "error": _one_line(result.error) if failed else None,
                 "stopped_early": bool(not failed and m and not m.get("done", True)),
                 "epochs_run": m.get("epoch", 0), "train_s": m.get("train_s", math.nan),
-                "wall_s": m.get("trial_s", math.nan)})
+                "wall_s": m.get("trial_s", math.nan), "node_id": m.get("node_id")})
     row["compute_s"] = (row["wall_s"] if not math.isnan(row["wall_s"]) else 0.0) * units
     if row["status"] != OK:
         for k in ("f1_val", "f1_test", "f1_val_sd", "f1_test_sd"):
