@@ -298,7 +298,7 @@ class PruneConfig(_Strict):
 
     policy: Literal["threshold", "top_k", "budget"] = Field("top_k", description="Which pairs survive.")
     threshold: float = Field(0.5, ge=0, le=1)
-    top_k: int = Field(2, ge=1, description="Pairs kept per target under top_k.")
+    top_k: int = Field(3, ge=1, description="Pairs kept per target under top_k.")
     budget_fraction: float = Field(0.15, gt=0, le=1, description="Share of the full search's trials under budget.")
     predictor: Literal["zero-shot", "learned"] = Field(
         "zero-shot", description="zero-shot: rank pairs by zero_shot_feature, no outcomes needed (no calibration "
@@ -310,6 +310,9 @@ class PruneConfig(_Strict):
                                                "Also the learned mode's fallback.")
     trials_per_pair: int = Field(1, ge=1, description="Optuna trials per surviving pair (each kept pair is tried "
                                                      "first at the space's first values; TPE samples the rest).")
+    protect_warm_start: bool = Field(True, description="ASHA never stops a kept pair's first (warm-start) trial: it "
+                                                       "runs until the trainer's own early stopping; ASHA stops only "
+                                                       "TPE's further samples. False: plain ASHA on every trial.")
     calibration_pairs: int = Field(8, ge=0, description="Pairs of this run searched first with the full grid to "
                                                         "label the learned predictor; their cost is counted and their "
                                                         "results kept by the pruned side.")

@@ -98,3 +98,27 @@ def test_cli_pruned_search_json(tiny, ray_local, tmp_path, capsys):
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["trials"] == 2 and summary["pairs_total"] == 1 and summary["mode"] == "pruned"
     assert len(run.read_parquet("search_pruned.parquet")) == 2
+
+
+def _late_bloomer(config):
+    from ray import tune
+    for it in range(1, 9):  # x > 0: steady scores; x == 0: worst until iteration 6, then best
+        tune.report({"score": float(config["x"]) if config["x"] > 0 else (100.0 if it >= 6 else -100.0)})
+
+
+@pytest.mark.parametrize("protect_first, iterations", [(4, [8, 8, 8, 8, 2]), (0, [8, 2, 2, 2, 2])])
+def test_warm_start_asha_never_stops_protected_trials(ray_local, tmp_path, protect_first, iterations):
+    """Protected (first-added) trials run to max_t even when below ASHA's cutoff; later ones are stopped as usual:
+    the 5th trial has the 4th's config but is not protected."""
+    from ray import tune
+    from raytp.runtime.tune_search import WarmStartASHA
+    scheduler = WarmStartASHA(protect_first=protect_first, time_attr="training_iteration", max_t=8, grace_period=2,
+                              reduction_factor=3)
+    tuner = tune.Tuner(tune.with_resources(_late_bloomer, {"cpu": 1}),
+                       param_space={"x": tune.grid_search([3, 2, 1, 0, 0])},
+                       tune_config=tune.TuneConfig(metric="score", mode="max", scheduler=scheduler,
+                                                   max_concurrent_trials=1),
+                       run_config=tune.RunConfig(storage_path=str(tmp_path), name="asha", verbose=0))
+    grid = tuner.fit()
+    iters = [grid[i].metrics["training_iteration"] for i in range(len(grid))]
+    assert iters == iterations
