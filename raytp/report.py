@@ -104,22 +104,63 @@ def keep_like(pairs: pd.DataFrame, score_col: str, per_target: dict[str, int]) -
     return kept
 
 
+def at_point(trials: pd.DataFrame, point: dict[str, Any]) -> pd.DataFrame:
+    """The trials run at one grid point (``mode``, ``lr_scale``, ``lr``, ``epochs``, ``source_weight`` values)."""
+    keep = np.ones(len(trials), dtype=bool)
+    for k, v in point.items():
+        col = trials.get(f"hp_{k}")
+        if col is None:
+            continue
+        if k == "lr":  # hp_lr is resolved: the grid's lr times lr_scale
+            col = col / trials.get("hp_lr_scale", 1.0)
+        if isinstance(v, str) or v is None:
+            keep &= (col == v).to_numpy() if v is not None else col.isna().to_numpy()
+        else:
+            keep &= np.isclose(col.astype(float).to_numpy(), float(v))
+    return trials[keep]
+
+
 def simulate(single: dict, full: pd.DataFrame, kept_pairs: pd.DataFrame, targets: list[str],
-             fixed_s: float, full_total: float) -> dict:
-    """Figures for a policy that would search exactly ``kept_pairs`` with the full grid."""
+             fixed_s: float, full_total: float, point: dict[str, Any] | None = None) -> dict:
+    """Figures for a policy that would search exactly ``kept_pairs`` with the full grid, or, with ``point``,
+    with one trial per pair at that grid point (the pruned search's warm start: the same budget per pair)."""
     key = set(zip(kept_pairs["source"], kept_pairs["target"]))
     rows = ok_trials(full)
     rows = rows[[(s, t) in key for s, t in zip(rows["source"], rows["target"])]]
+    if point is not None:
+        rows = at_point(rows, point)
     scores = side_scores(single, full, rows, targets)
     total = fixed_s + float(rows["compute_s"].sum())
     return {"time_reduction": 1 - total / full_total, "f1_loss": scores["f1_loss"],
             "gain_captured": scores["gain_captured"], "pairs_kept": len(key)}
 
 
+def random_draws(single: dict, full: pd.DataFrame, pairs: pd.DataFrame, per_target: dict[str, int],
+                 targets: list[str], fixed_s: float, full_total: float, point: dict[str, Any] | None,
+                 draws: int = 200, seed: int = 0) -> dict[str, Any]:
+    """Spread of random rankings keeping as many pairs per target as the predictor (full grid, or one trial
+    per pair at ``point``): what luck alone gives at the same budget."""
+    rng = np.random.default_rng(seed)
+    sims = []
+    for _ in range(draws):
+        scored = pairs.assign(_r=rng.random(len(pairs)))
+        sims.append(simulate(single, full, scored[keep_like(scored, "_r", per_target)], targets, fixed_s,
+                             full_total, point))
+    cap = np.array([np.nan if s["gain_captured"] is None else s["gain_captured"] for s in sims], dtype=float)
+    return {"draws": draws, "time_reduction": float(np.mean([s["time_reduction"] for s in sims])),
+            "f1_loss": float(np.mean([s["f1_loss"] for s in sims])),
+            "gain_captured_mean": float(np.nanmean(cap)) if np.isfinite(cap).any() else None,
+            "gain_captured_p10": float(np.nanpercentile(cap, 10)) if np.isfinite(cap).any() else None,
+            "gain_captured_p90": float(np.nanpercentile(cap, 90)) if np.isfinite(cap).any() else None,
+            "share_gain_captured_ge_0_8": float(np.mean(np.nan_to_num(cap, nan=0.0) >= 0.8))}
+
+
 def compare(single_task: dict, full: pd.DataFrame, pruned: pd.DataFrame, predictions: pd.DataFrame,
-            costs: dict[str, float], k: int = 3) -> dict[str, Any]:
+            costs: dict[str, float], k: int = 3, first_point: dict[str, Any] | None = None) -> dict[str, Any]:
     """The report: see the module docstring. ``predictions`` has source, target, probability, kept and
-    optional ``score_<baseline>`` columns; ``costs`` the pruned side's extra compute seconds by item."""
+    optional ``score_<baseline>`` columns; ``costs`` the pruned side's extra compute seconds by item.
+    ``first_point``: the pruned search's warm-start grid point; baselines are then also simulated at the
+    same budget (one trial per kept pair at that point) and random rankings drawn 200 times."""
     single = single_task["tasks"]
     targets = list(single)
     train_s = sum(s["compute_s"] - s.get("profiling_s", 0.0) * _units(s) for s in single.values())
@@ -145,12 +186,21 @@ def compare(single_task: dict, full: pd.DataFrame, pruned: pd.DataFrame, predict
                                                                    b_kept, y),
                                                  **_ranking_metrics(pairs.fillna({col: -1e9}), col, k),
                                                  "simulated": sim}
+        if first_point is not None:
+            baselines[col.removeprefix("score_")]["simulated_first_point"] = simulate(
+                single, full, pairs[b_kept], targets, train_s + sum(extra.values()), full_total, first_point)
     references = {
         "prune_all": simulate(single, full, pairs.iloc[0:0], targets, train_s, full_total),
         "oracle": simulate(single, full, pairs[y], targets, train_s, full_total),
         "predictor_kept_full_grid": simulate(single, full, pairs[kept], targets, train_s + sum(extra.values()),
                                              full_total),
     }
+    if first_point is not None:
+        fixed = train_s + sum(extra.values())
+        references["predictor_first_point"] = simulate(single, full, pairs[kept], targets, fixed, full_total,
+                                                       first_point)
+        references["random_first_point_draws"] = random_draws(single, full, pairs, per_target_kept, targets, fixed,
+                                                              full_total, first_point)
     return {
         "time_reduction": 1 - pruned_total / full_total,
         "f1_loss": scores["f1_loss"],
@@ -260,19 +310,32 @@ def report_markdown(r: dict) -> str:
              f"| pairs kept / total | {r['pairs_kept']} / {r['pairs_total']} (beneficial: {r['pairs_beneficial']}, harmful: {f(r['pairs_harmful'])}) | — |",
              f"| trials pruned / full | {r['trials']['pruned']} / {r['trials']['full']} | — |", "",
              "## Ranking quality (truth: the full search's beneficial pairs)", "",
-             "| ranker | AUC | precision | recall | regret@3 | NDCG@3 | simulated time red. | simulated F1 loss | simulated gain captured |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    p = r["predictor"]
+             "Simulated from the full search's trials for the pairs each ranker keeps (as many per target as the "
+             "predictor): with the full grid, and at the same budget (one trial per pair at the warm-start point).", "",
+             "| ranker | AUC | precision | recall | regret@3 | NDCG@3 | full grid: time red. / F1 loss / gain captured "
+             "| same budget: time red. / F1 loss / gain captured |",
+             "|---|---|---|---|---|---|---|---|"]
+
+    def trio(s: dict | None) -> str:
+        return "—" if not s else f"{f(s['time_reduction'])} / {f(s['f1_loss'])} / {f(s['gain_captured'])}"
+    p, refs = r["predictor"], r["references"]
     lines.append(f"| **predictor** | {f(p['auc'])} | {f(p['precision'])} | {f(p['recall'])} | "
-                 f"{f(p.get('regret_at_3'))} | {f(p.get('ndcg_at_3'))} | | | |")
+                 f"{f(p.get('regret_at_3'))} | {f(p.get('ndcg_at_3'))} | {trio(refs.get('predictor_kept_full_grid'))} "
+                 f"| {trio(refs.get('predictor_first_point'))} |")
     for name, b in r["baselines"].items():
-        s = b["simulated"]
         lines.append(f"| {name} | {f(b['auc'])} | {f(b['precision'])} | {f(b['recall'])} | {f(b.get('regret_at_3'))} | "
-                     f"{f(b.get('ndcg_at_3'))} | {f(s['time_reduction'])} | {f(s['f1_loss'])} | {f(s['gain_captured'])} |")
+                     f"{f(b.get('ndcg_at_3'))} | {trio(b['simulated'])} | {trio(b.get('simulated_first_point'))} |")
+    draws = refs.get("random_first_point_draws")
+    if draws:
+        lines += ["", f"Random rankings at the same budget ({draws['draws']} draws): gain captured mean "
+                      f"{f(draws['gain_captured_mean'])} (10th-90th percentile {f(draws['gain_captured_p10'])}–"
+                      f"{f(draws['gain_captured_p90'])}), {draws['share_gain_captured_ge_0_8']:.0%} of draws reach 0.8."]
     lines += ["", "## Reference bounds (simulated from the full search's trials)", "",
               "| bound | time reduction | F1 loss | gain captured | pairs |", "|---|---|---|---|---|"]
-    for name, b in r["references"].items():
-        lines.append(f"| {name} | {f(b['time_reduction'])} | {f(b['f1_loss'])} | {f(b['gain_captured'])} | {b['pairs_kept']} |")
+    for name, b in refs.items():
+        if "pairs_kept" in b:
+            lines.append(f"| {name} | {f(b['time_reduction'])} | {f(b['f1_loss'])} | {f(b['gain_captured'])} | "
+                         f"{b['pairs_kept']} |")
     lines += ["", "## Compute seconds", "", "| item | seconds |", "|---|---|"]
     lines += [f"| {k} | {v:.1f} |" for k, v in r["compute_s"].items()]
     lines += ["", "## Per target", "", "| target | single F1 | full F1 (choice) | pruned F1 (choice) | loss |",

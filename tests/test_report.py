@@ -58,3 +58,41 @@ def test_compare_figures_on_known_tables(tmp_path):
     assert all((tmp_path / f).stat().st_size > 1000 for f in files)
     md = report_markdown(r)
     assert "time reduction" in md and "| a |" in md
+
+
+def _two_points():
+    """Each pair at two grid points: the warm start (multitask, lr_scale 1) and another (sequential, 0.3)."""
+    rows = []
+    for i, r in enumerate(_full().to_dict("records")):
+        rows.append({**r, "trial_id": f"w{i}", "hp_mode": "multitask", "hp_lr_scale": 1.0, "hp_lr": 0.01})
+        other = {**r, "trial_id": f"o{i}", "hp_mode": "sequential", "hp_lr_scale": 0.3, "hp_lr": 0.003,
+                 "f1_val": 0.40, "f1_test": 0.40}
+        if (r["source"], r["target"]) == ("c", "a"):  # c->a only pays off at the other point
+            other.update(f1_val=0.70, f1_test=0.66)
+        rows.append(other)
+    return pd.DataFrame(rows)
+
+
+def test_same_budget_simulation_uses_only_the_warm_start_point():
+    from raytp.report import at_point
+    full = _two_points()
+    first = {"mode": "multitask", "lr_scale": 1.0}
+    assert set(at_point(full, first)["trial_id"]) == {f"w{i}" for i in range(6)}
+    assert set(at_point(full, {"mode": "sequential", "lr": 0.01})["trial_id"]) == {f"o{i}" for i in range(6)}
+    pruned = full[full["trial_id"] == "w0"].copy()  # kept b->a, warm start only
+    preds = pd.DataFrame({"source": _full()["source"], "target": _full()["target"],
+                          "probability": [0.9, 0.1, 0.2, 0.3, 0.4, 0.5],
+                          "kept": [True, False, False, False, False, False],
+                          "score_random": [0.1, 0.9, 0.5, 0.4, 0.3, 0.2]})  # random keeps c->a for target a
+    r = compare(_single(), full, pruned, preds, costs={}, first_point=first)
+    # full grid: a's best is c->a at the other point (0.66): gain 0.16; c: a->c 0.54 (gain 0.04)
+    # random keeps c->a: with the full grid it finds 0.66 (captured 1 on a, 0 on c); at the warm start validation
+    # picks c->a (val 0.52 > 0.50) whose test F1 is 0.49: captured (-0.01 / 0.16 + 0) / 2
+    assert r["baselines"]["random"]["simulated"]["gain_captured"] == pytest.approx(0.5)
+    assert r["baselines"]["random"]["simulated_first_point"]["gain_captured"] == pytest.approx(-0.01 / 0.16 / 2)
+    # the predictor's own kept pair at the warm start is exactly what the pruned search ran
+    assert r["references"]["predictor_first_point"]["gain_captured"] == pytest.approx(r["gain_captured"])
+    draws = r["references"]["random_first_point_draws"]
+    assert draws["draws"] == 200 and 0 <= draws["share_gain_captured_ge_0_8"] <= 1
+    assert draws["gain_captured_p10"] <= draws["gain_captured_mean"] <= draws["gain_captured_p90"]
+    assert "same budget" in report_markdown(r) and "200 draws" in report_markdown(r)

@@ -122,7 +122,9 @@ def compare_run(run: RunDir) -> dict[str, Any]:
     stages = run.read_json(PIPELINE)["stages"] if run.has(PIPELINE) else {}
     costs = {"pair_features_s": float(stages.get("pair_features", {}).get("pair_features_s", 0.0)),
              "predictor_s": float(stages.get("predict", {}).get("compute_s", 0.0))}
-    report = compare(single, full, pruned, predictions, costs)
+    space = run.read_json(PRUNING).get("space", {}) if run.has(PRUNING) else {}
+    first_point = {k: v[0] for k, v in space.items() if isinstance(v, list) and v} or None
+    report = compare(single, full, pruned, predictions, costs, first_point=first_point)
     report["noise"] = run.read_json("search_full.json").get("noise") if run.has("search_full.json") else None
     report["protocol"] = _protocol(run)
     plot_report(report, single, full, pruned, predictions, run.path("plots"))
