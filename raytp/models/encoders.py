@@ -70,7 +70,7 @@ def load_tokenizer(model_path: str):
 def load_pretrained(model_path: str) -> nn.Module:
     """A fresh copy of the pretrained encoder (AutoModel), on CPU, in eval mode.
 
-    Parameters the checkpoint lacks are initialised under a fixed seed, so every call gives the
+    Always float32. Parameters the checkpoint lacks are initialised under a fixed seed, so every call gives the
     same weights (the shared initialisation of all task models)."""
     from transformers import AutoModel
     from transformers.utils import logging as hf_logging
@@ -78,7 +78,9 @@ def load_pretrained(model_path: str) -> nn.Module:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         try:
-            model = AutoModel.from_pretrained(model_path, local_files_only=True)
+            # float32 whatever the checkpoint stores: transformers 5 keeps a half-precision checkpoint in half
+            # ("auto" dtype), which would not match the float32 task heads
+            model = AutoModel.from_pretrained(model_path, local_files_only=True, dtype=torch.float32)
         except (OSError, ValueError) as e:
             raise _offline_error(model_path, "model", e) from None
     return model.eval()

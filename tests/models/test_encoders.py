@@ -112,3 +112,15 @@ def test_transformer_probe_layers_work_with_layer_conductance(tiny_bert_dir):
     attr = LayerConductance(forward, layers["layer_1"]).attribute(embedded, n_steps=4)
     assert attr.shape == (2, batch["input_ids"].shape[1], 128) and torch.isfinite(attr).all()
     assert attr.abs().sum() > 0
+
+
+def test_half_precision_checkpoint_loads_as_float32(tiny_bert_dir, tmp_path):
+    """transformers 5 keeps a checkpoint's own dtype ("auto"); task heads are float32, so the encoder must be too."""
+    from raytp.models.encoders import load_pretrained
+    half = load_pretrained(tiny_bert_dir).half()
+    half.save_pretrained(tmp_path / "fp16")
+    model = load_pretrained(str(tmp_path / "fp16"))
+    assert {p.dtype for p in model.parameters()} == {torch.float32}
+    ref = load_pretrained(tiny_bert_dir)
+    w, w_ref = model.embeddings.word_embeddings.weight, ref.embeddings.word_embeddings.weight
+    assert torch.allclose(w, w_ref, atol=1e-2) and not torch.equal(w, w_ref)  # same weights, rounded through fp16
