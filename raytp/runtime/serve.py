@@ -23,8 +23,10 @@ from ray.serve import Application
 from raytp.errors import RaytpError
 from raytp.http_api import TOKEN_ENV, create_app
 from raytp.recommender import Recommender
+from raytp.runtime.serve_env import LOGGING_CONFIG, SERVE_ENV, apply_serve_env
 
-__all__ = ["APP_NAME", "DEPLOYMENT_NAME", "RecommenderService", "build_app", "make_app", "run_local"]
+__all__ = ["APP_NAME", "DEPLOYMENT_NAME", "LOGGING_CONFIG", "SERVE_ENV", "RecommenderService", "apply_serve_env",
+           "build_app", "make_app", "run_local"]
 
 APP_NAME = "raytp-recommender"
 DEPLOYMENT_NAME = "Recommender"
@@ -38,6 +40,7 @@ log = logging.getLogger("ray.serve")
     health_check_period_s=10,
     health_check_timeout_s=30,
     graceful_shutdown_timeout_s=10,
+    logging_config=LOGGING_CONFIG,
 )
 @serve.ingress()
 class RecommenderService:
@@ -78,15 +81,18 @@ def build_app(args: dict[str, Any]) -> Application:
     return make_app(run_dir)
 
 
-def make_app(run_dir: str, token: str | None = None) -> Application:
+def make_app(run_dir: str, token: str | None = None, **options: Any) -> Application:
     """The bound application; the run dir is checked and made absolute here, the token overrides the env."""
     path = str(Path(run_dir).expanduser().resolve())
     Recommender.from_run_dir(path)  # fail here, with a clear message, rather than in a replica
-    return RecommenderService.options(user_config={"run_dir": path}).bind(token=token)
+    return RecommenderService.options(user_config={"run_dir": path}, **options).bind(token=token)
 
 
 def run_local(run_dir: str, host: str = "127.0.0.1", port: int = 8000, token: str | None = None) -> str:
-    """Start Serve's HTTP proxy on host:port (if Serve is not running yet) and deploy; returns the base URL."""
-    serve.start(http_options={"host": host, "port": port})
+    """Start Serve's HTTP ingress on host:port (if Serve is not running yet) and deploy; returns the base URL.
+
+    HAProxy ingress needs ``SERVE_ENV`` in the Ray processes' environment (``apply_serve_env`` before Ray starts);
+    without it, Serve's Python proxy serves the same app, at a much higher cost per request."""
+    serve.start(http_options={"host": host, "port": port}, logging_config=LOGGING_CONFIG)
     serve.run(make_app(run_dir, token=token), name=APP_NAME, route_prefix="/")
     return f"http://{host}:{port}"

@@ -1,0 +1,36 @@
+"""Ray Serve settings of the recommender that must be known before Ray (or ``ray.serve``) is imported.
+
+Kept free of Ray imports: Serve reads ``SERVE_ENV`` from the environment when its modules are imported, in the
+controller, proxy and replica processes, which inherit it from the process that starts Ray.
+"""
+
+from __future__ import annotations
+
+import os
+
+__all__ = ["LOGGING_CONFIG", "SERVE_ENV", "apply_serve_env"]
+
+# Serve's HTTP path, measured with benchmarks/serve_load.py on 2 cores (see benchmarks/README.md): with the
+# default Python proxy actor every request crosses proxy -> replica as a Ray actor call, ~13 ms of CPU per
+# request; with HAProxy in front of the replicas' own HTTP servers ("direct ingress") it is ~1 ms. Serve reads
+# these in its controller, proxy and replica processes at import, so they must be in the environment of the Ray
+# processes: set before this process starts Ray (``apply_serve_env``), or on the nodes of an existing cluster
+# (the pod env of the RayService in k8s/). The draining period is the time a stopping replica keeps taking
+# requests so that HAProxy can drop it first: Serve's default (30 s) is for remote load balancers; on one machine
+# HAProxy is reconfigured in well under a second, and 30 s would hold every shutdown and rolling update.
+SERVE_ENV = {
+    "RAY_SERVE_ENABLE_HA_PROXY": "1",                     # HAProxy ingress, implies direct ingress into replicas
+    "RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD": "0",    # handlers run on the replica's main event loop
+    "RAY_SERVE_RUN_ROUTER_IN_SEPARATE_LOOP": "0",
+    "RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S": "2",
+}
+# No per-request access log (written to a file per request, by the replica / proxy) and no INFO lines per request.
+LOGGING_CONFIG = {"log_level": "WARNING", "enable_access_log": False}
+
+
+def apply_serve_env(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """Put ``SERVE_ENV`` into ``environ`` (default ``os.environ``) where not set already; call before Ray starts."""
+    environ = os.environ if environ is None else environ
+    for key, value in SERVE_ENV.items():
+        environ.setdefault(key, value)
+    return {k: environ[k] for k in SERVE_ENV}
