@@ -6,7 +6,9 @@ Definitions (also in report.md):
   all pruned keeps its single-task model);
 - ``f1_loss`` = mean over targets of full F1 − pruned F1;
 - ``gain_captured`` = over targets where the full search beats the single-task model, the pruned
-  side's F1 gain over single-task divided by the full side's, averaged;
+  side's F1 gain over single-task divided by the full side's, averaged; ``gain_captured_pooled`` = the
+  same targets' summed pruned gains over their summed full gains (a target whose full gain is tiny
+  cannot swing it);
 - ``time_reduction`` = 1 − pruned total / full total, both including the single-task training;
   the pruned total adds profiling, pair features, the predictor, calibration runs and its search.
 Baselines and the two reference bounds (prune everything; the oracle keeping exactly the truly
@@ -59,7 +61,7 @@ def pair_truth(full: pd.DataFrame) -> pd.DataFrame:
 
 def side_scores(single: dict[str, dict], full: pd.DataFrame, side: pd.DataFrame, targets: list[str]) -> dict:
     """f1_loss, gain_captured and per-target rows of ``side`` against ``full``."""
-    per_target, losses, captured = [], [], []
+    per_target, losses, captured, side_gain, full_gain = [], [], [], 0.0, 0.0
     for t in targets:
         base = single[t]["f1_test"]
         f_full, pick_full = selected_f1(single[t], full, t)
@@ -70,9 +72,11 @@ def side_scores(single: dict[str, dict], full: pd.DataFrame, side: pd.DataFrame,
         if f_full > base:
             captured.append((f_side - base) / (f_full - base))
             row["gain_captured"] = captured[-1]
+            side_gain, full_gain = side_gain + f_side - base, full_gain + f_full - base
         per_target.append(row)
     return {"f1_loss": float(np.mean(losses)),
             "gain_captured": float(np.mean(captured)) if captured else None,
+            "gain_captured_pooled": side_gain / full_gain if full_gain > 0 else None,
             "targets_with_full_gain": len(captured), "per_target": per_target}
 
 
@@ -132,7 +136,8 @@ def simulate(single: dict, full: pd.DataFrame, kept_pairs: pd.DataFrame, targets
     scores = side_scores(single, full, rows, targets)
     total = fixed_s + float(rows["compute_s"].sum())
     return {"time_reduction": 1 - total / full_total, "f1_loss": scores["f1_loss"],
-            "gain_captured": scores["gain_captured"], "pairs_kept": len(key)}
+            "gain_captured": scores["gain_captured"], "gain_captured_pooled": scores["gain_captured_pooled"],
+            "pairs_kept": len(key)}
 
 
 def random_draws(single: dict, full: pd.DataFrame, pairs: pd.DataFrame, per_target: dict[str, int],
@@ -152,7 +157,8 @@ def random_draws(single: dict, full: pd.DataFrame, pairs: pd.DataFrame, per_targ
             "gain_captured_mean": float(np.nanmean(cap)) if np.isfinite(cap).any() else None,
             "gain_captured_p10": float(np.nanpercentile(cap, 10)) if np.isfinite(cap).any() else None,
             "gain_captured_p90": float(np.nanpercentile(cap, 90)) if np.isfinite(cap).any() else None,
-            "share_gain_captured_ge_0_8": float(np.mean(np.nan_to_num(cap, nan=0.0) >= 0.8))}
+            "share_gain_captured_ge_0_8": float(np.mean(np.nan_to_num(cap, nan=0.0) >= 0.8)),
+            "gain_captured_pooled_mean": float(np.mean([s["gain_captured_pooled"] or 0.0 for s in sims]))}
 
 
 def compare(single_task: dict, full: pd.DataFrame, pruned: pd.DataFrame, predictions: pd.DataFrame,
@@ -205,6 +211,7 @@ def compare(single_task: dict, full: pd.DataFrame, pruned: pd.DataFrame, predict
         "time_reduction": 1 - pruned_total / full_total,
         "f1_loss": scores["f1_loss"],
         "gain_captured": scores["gain_captured"],
+        "gain_captured_pooled": scores["gain_captured_pooled"],
         "targets_with_full_gain": scores["targets_with_full_gain"],
         "pairs_total": int(len(pairs)),
         "pairs_kept": int(kept.sum()),
@@ -307,6 +314,8 @@ def report_markdown(r: dict) -> str:
              f"| time reduction | {f(r['time_reduction'])} | 0.835 |",
              f"| F1 loss (mean over targets) | {f(r['f1_loss'])} | 0.034 |",
              f"| gain captured | {f(r['gain_captured'])} (over {r['targets_with_full_gain']} targets the full search improved) | — |",
+             f"| gain captured, pooled (sum of gains / sum of full gains: not swayed by tiny full gains) | "
+             f"{f(r.get('gain_captured_pooled'))} | — |",
              f"| pairs kept / total | {r['pairs_kept']} / {r['pairs_total']} (beneficial: {r['pairs_beneficial']}, harmful: {f(r['pairs_harmful'])}) | — |",
              f"| trials pruned / full | {r['trials']['pruned']} / {r['trials']['full']} | — |", "",
              "## Ranking quality (truth: the full search's beneficial pairs)", "",
@@ -329,7 +338,8 @@ def report_markdown(r: dict) -> str:
     if draws:
         lines += ["", f"Random rankings at the same budget ({draws['draws']} draws): gain captured mean "
                       f"{f(draws['gain_captured_mean'])} (10th-90th percentile {f(draws['gain_captured_p10'])}–"
-                      f"{f(draws['gain_captured_p90'])}), {draws['share_gain_captured_ge_0_8']:.0%} of draws reach 0.8."]
+                      f"{f(draws['gain_captured_p90'])}), {draws['share_gain_captured_ge_0_8']:.0%} of draws reach 0.8; "
+                      f"pooled gain captured mean {f(draws['gain_captured_pooled_mean'])}."]
     lines += ["", "## Reference bounds (simulated from the full search's trials)", "",
               "| bound | time reduction | F1 loss | gain captured | pairs |", "|---|---|---|---|---|"]
     for name, b in refs.items():

@@ -44,8 +44,9 @@ def test_compare_figures_on_known_tables(tmp_path):
     r = compare(_single(), full, pruned, preds, costs={"pair_features_s": 2.0})
     # full: a 0.58, b 0.50, c 0.54 ; pruned: a 0.58, b 0.50, c 0.50 -> loss (0 + 0 + 0.04) / 3
     assert r["f1_loss"] == pytest.approx(0.04 / 3)
-    # targets improved by full: a (+0.08), c (+0.04): captured (1 + 0) / 2
+    # targets improved by full: a (+0.08), c (+0.04): captured (1 + 0) / 2; pooled (0.08 + 0) / (0.08 + 0.04)
     assert r["gain_captured"] == pytest.approx(0.5)
+    assert r["gain_captured_pooled"] == pytest.approx(0.08 / 0.12)
     train = 3 * (10.0 - 1.0)
     assert r["compute_s"]["full_total"] == pytest.approx(train + 30.0)
     assert r["compute_s"]["pruned_total"] == pytest.approx(train + 3.0 + 2.0 + 5.0)
