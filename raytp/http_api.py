@@ -155,15 +155,27 @@ _ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 # -- middleware: body limit + catch-all ------------------------------------------------------------
-class _Guard:
-    """Pure ASGI middleware: refuse bodies over ``max_body`` (413) and turn any unhandled exception into JSON."""
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost", "::ffff:127.0.0.1"})
 
-    def __init__(self, app: Any, max_body: int = MAX_BODY_BYTES):
-        self.app, self.max_body = app, max_body
+
+class _Guard:
+    """Pure ASGI middleware: refuse bodies over ``max_body`` (413) and turn any unhandled exception into JSON.
+
+    ``loopback_only``: answer 403 to any client not on this machine. Serve's HAProxy ingress binds each
+    replica's own HTTP server on all interfaces (Ray's choice, for HAProxy on other nodes), so a deployment
+    meant for 127.0.0.1 needs this to stay local."""
+
+    def __init__(self, app: Any, max_body: int = MAX_BODY_BYTES, loopback_only: bool = False):
+        self.app, self.max_body, self.loopback_only = app, max_body, loopback_only
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if self.loopback_only and (scope.get("client") or ("",))[0] not in LOOPBACK_HOSTS:
+            await _error(403, "forbidden", "this server answers only clients on its own machine (it was started "
+                                           "for 127.0.0.1); start it with --host 0.0.0.0 to serve others"
+                         )(scope, receive, send)
             return
         started = False
 
@@ -222,10 +234,11 @@ def _replay(body: bytes, receive: Callable) -> Callable:
 
 # -- the app ---------------------------------------------------------------------------------------
 def create_app(get_recommender: Callable[[], Recommender | None], token: str | None = None,
-               max_body: int = MAX_BODY_BYTES) -> FastAPI:
+               max_body: int = MAX_BODY_BYTES, loopback_only: bool = False) -> FastAPI:
     """The API over whatever recommender ``get_recommender()`` returns at request time (hot reload swaps it).
 
     ``token``: when set, every /v1 route needs ``Authorization: Bearer <token>``; /healthz stays open.
+    ``loopback_only``: every route answers 403 to clients that are not on this machine.
     """
     app = FastAPI(title="raytp recommender", version="1", description=__doc__.split("\n\n")[0])
     bearer = HTTPBearer(auto_error=False)
@@ -294,5 +307,5 @@ def create_app(get_recommender: Callable[[], Recommender | None], token: str | N
         return _error(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail),
                       headers=getattr(exc, "headers", None))
 
-    app.add_middleware(_Guard, max_body=max_body)
+    app.add_middleware(_Guard, max_body=max_body, loopback_only=loopback_only)
     return app

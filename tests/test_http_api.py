@@ -110,3 +110,16 @@ def test_not_loaded_and_internal_errors_are_json():
     with TestClient(create_app(broken), raise_server_exceptions=False) as c:
         r = c.get("/v1/tasks")
         assert r.status_code == 500 and r.json()["error"]["code"] == "internal_error"
+
+
+@pytest.mark.parametrize("peer, status", [(("127.0.0.1", 50000), 200), (("::1", 50000), 200),
+                                          (("10.1.2.3", 50000), 403), (("192.168.0.7", 50000), 403)])
+def test_loopback_only_refuses_other_machines(runs, peer, status):
+    with TestClient(create_app(lambda: runs["a"], loopback_only=True), client=peer) as c:
+        r = c.post("/v1/recommend", json={"target": "water", "k": 2})
+        assert r.status_code == status
+        if status == 403:
+            assert r.json()["error"]["code"] == "forbidden" and "--host 0.0.0.0" in r.json()["error"]["message"]
+            assert c.get("/healthz").status_code == 403
+    with TestClient(create_app(lambda: runs["a"]), client=peer) as c:  # off by default (a cluster's pods)
+        assert c.post("/v1/recommend", json={"target": "water", "k": 2}).status_code == 200

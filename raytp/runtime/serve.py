@@ -46,12 +46,13 @@ log = logging.getLogger("ray.serve")
 class RecommenderService:
     """Holds the current ``Recommender``; the ASGI app reads it on every request."""
 
-    def __init__(self, token: str | None = None):
+    def __init__(self, token: str | None = None, loopback_only: bool = False):
         self._token = token if token is not None else (os.environ.get(TOKEN_ENV) or None)
+        self._loopback_only = loopback_only
         self._recommender: Recommender | None = None
 
     def __serve_build_asgi_app__(self) -> Any:
-        return create_app(lambda: self._recommender, token=self._token)
+        return create_app(lambda: self._recommender, token=self._token, loopback_only=self._loopback_only)
 
     def reconfigure(self, config: dict[str, Any]) -> None:
         """Load ``config["run_dir"]`` and swap it in (runs in Serve's thread pool: serving continues meanwhile)."""
@@ -74,18 +75,28 @@ class RecommenderService:
 
 
 def build_app(args: dict[str, Any]) -> Application:
-    """Application builder for Serve configs: ``args = {"run_dir": PATH}`` (Serve requires exactly one argument)."""
+    """Application builder for Serve configs: ``args = {"run_dir": PATH, "loopback_only": false}`` (Serve passes
+    the config's ``args`` as one dict); ``loopback_only: true`` for a single-machine deployment."""
     run_dir = (args or {}).get("run_dir")
     if not isinstance(run_dir, str) or not run_dir:
         raise RaytpError("serve application args need 'run_dir' (the run directory to serve)")
-    return make_app(run_dir)
+    loopback_only = (args or {}).get("loopback_only", False)
+    if not isinstance(loopback_only, bool):
+        raise RaytpError("serve application args: 'loopback_only' must be true or false")
+    return make_app(run_dir, loopback_only=loopback_only)
 
 
-def make_app(run_dir: str, token: str | None = None, **options: Any) -> Application:
-    """The bound application; the run dir is checked and made absolute here, the token overrides the env."""
+def make_app(run_dir: str, token: str | None = None, loopback_only: bool = False, **options: Any) -> Application:
+    """The bound application; the run dir is checked and made absolute here, the token overrides the env.
+    ``loopback_only``: the replicas answer 403 to clients on other machines."""
     path = str(Path(run_dir).expanduser().resolve())
     Recommender.from_run_dir(path)  # fail here, with a clear message, rather than in a replica
-    return RecommenderService.options(user_config={"run_dir": path}, **options).bind(token=token)
+    return RecommenderService.options(user_config={"run_dir": path}, **options).bind(token=token,
+                                                                                     loopback_only=loopback_only)
+
+
+def is_loopback(host: str) -> bool:
+    return host in {"127.0.0.1", "localhost", "::1"} or host.startswith("127.")
 
 
 def run_local(run_dir: str, host: str = "127.0.0.1", port: int = 8000, token: str | None = None) -> str:
@@ -94,5 +105,6 @@ def run_local(run_dir: str, host: str = "127.0.0.1", port: int = 8000, token: st
     HAProxy ingress needs ``SERVE_ENV`` in the Ray processes' environment (``apply_serve_env`` before Ray starts);
     without it, Serve's Python proxy serves the same app, at a much higher cost per request."""
     serve.start(http_options={"host": host, "port": port}, logging_config=LOGGING_CONFIG)
-    serve.run(make_app(run_dir, token=token), name=APP_NAME, route_prefix="/")
+    # with HAProxy ingress each replica also listens on all interfaces (Ray's choice): keep a local server local
+    serve.run(make_app(run_dir, token=token, loopback_only=is_loopback(host)), name=APP_NAME, route_prefix="/")
     return f"http://{host}:{port}"

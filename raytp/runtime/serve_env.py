@@ -7,6 +7,7 @@ controller, proxy and replica processes, which inherit it from the process that 
 from __future__ import annotations
 
 import os
+import socket
 
 __all__ = ["LOGGING_CONFIG", "SERVE_ENV", "apply_serve_env"]
 
@@ -28,9 +29,25 @@ SERVE_ENV = {
 LOGGING_CONFIG = {"log_level": "WARNING", "enable_access_log": False}
 
 
+# HAProxy's own stats and Prometheus listeners take fixed ports by default (8404, 9101, on all interfaces): a second
+# local server, or a HAProxy left behind by a killed one, would make the next start fail ("Address already in use").
+# ``apply_serve_env`` gives each start free ports instead, unless they are set.
+HAPROXY_PORT_VARS = ("RAY_SERVE_HAPROXY_STATS_PORT", "RAY_SERVE_HAPROXY_METRICS_PORT")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("", 0))
+        return int(s.getsockname()[1])
+
+
 def apply_serve_env(environ: dict[str, str] | None = None) -> dict[str, str]:
-    """Put ``SERVE_ENV`` into ``environ`` (default ``os.environ``) where not set already; call before Ray starts."""
+    """Put ``SERVE_ENV`` (and free HAProxy stats/metrics ports) into ``environ`` (default ``os.environ``) where not
+    set already; call before Ray starts. Returns what the Serve processes will see."""
     environ = os.environ if environ is None else environ
     for key, value in SERVE_ENV.items():
         environ.setdefault(key, value)
-    return {k: environ[k] for k in SERVE_ENV}
+    for key in HAPROXY_PORT_VARS:
+        if key not in environ:
+            environ[key] = str(_free_port())
+    return {k: environ[k] for k in (*SERVE_ENV, *HAPROXY_PORT_VARS)}

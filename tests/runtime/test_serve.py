@@ -104,6 +104,7 @@ def test_raytp_serve_command_serves_until_ctrl_c(runs, tmp_path):
             time.sleep(1.0)
         assert answer is not None and answer.status_code == 200, (tmp_path / "serve.log").read_text()[-2000:]
         assert answer.json() == Recommender.from_run_dir(runs["a"]).recommend("water", 2)
+        _assert_local_only(port)
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=90) == 0
     finally:
@@ -112,6 +113,46 @@ def test_raytp_serve_command_serves_until_ctrl_c(runs, tmp_path):
             proc.wait(timeout=30)
         log.close()
     assert "stopping" in (tmp_path / "serve.log").read_text()
+
+
+def _listening_ports(low: int, high: int) -> list[int]:
+    """TCP ports in [low, high] listening on any IPv4 address, from /proc/net/tcp."""
+    ports = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        port = int(local.split(":")[1], 16)
+        if state == "0A" and low <= port <= high:
+            ports.add(port)
+    return sorted(ports)
+
+
+def _own_lan_ip() -> str | None:
+    """This machine's non-loopback IPv4 address (no packet is sent), or None."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("10.255.255.255", 1))
+            ip = s.getsockname()[0]
+        except OSError:
+            return None
+    return None if ip.startswith("127.") else ip
+
+
+def _assert_local_only(port: int) -> None:
+    """A server started for 127.0.0.1 answers nobody else: its public port is not reachable on other addresses,
+    and each replica's own HTTP server (HAProxy ingress, ports 30000-31000) is unreachable or answers 403."""
+    ip = _own_lan_ip()
+    if ip is None:
+        pytest.skip("this machine has no non-loopback IPv4 address to test from")
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"http://{ip}:{port}/healthz", timeout=5.0)
+    replica_ports = _listening_ports(30000, 31000)
+    assert replica_ports, "expected HAProxy ingress: a replica HTTP server on a port in 30000-31000"
+    for p in replica_ports:
+        try:
+            r = httpx.post(f"http://{ip}:{p}/v1/recommend", json={"target": "water", "k": 2}, timeout=5.0)
+        except httpx.ConnectError:
+            continue  # bound to loopback only
+        assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden"
 
 
 def test_raytp_serve_rejects_bad_input_before_starting_ray(runs, capsys):
@@ -208,6 +249,8 @@ def test_build_app_rejects_bad_args(runs):
         build_app({})
     with pytest.raises(RaytpError, match="no single_task.json"):
         build_app({"run_dir": runs["empty"]})
+    with pytest.raises(RaytpError, match="loopback_only"):
+        build_app({"run_dir": runs["a"], "loopback_only": "yes"})
 
 
 def test_serve_config_is_a_valid_serve_deploy_config(runs):
@@ -218,7 +261,7 @@ def test_serve_config_is_a_valid_serve_deploy_config(runs):
     assert cfg.http_options.host == "127.0.0.1"
     (application,) = cfg.applications
     assert application.name == APP_NAME and application.import_path == "raytp.runtime.serve:build_app"
-    assert set(application.args) == {"run_dir"}
+    assert set(application.args) == {"run_dir", "loopback_only"} and application.args["loopback_only"] is True
     assert [d.name for d in application.deployments] == [DEPLOYMENT_NAME]
     d = application.deployments[0]
     assert d.health_check_period_s > 0 and d.health_check_timeout_s > 0 and d.autoscaling_config["max_replicas"] >= 1
@@ -227,3 +270,4 @@ def test_serve_config_is_a_valid_serve_deploy_config(runs):
     import importlib
     built = getattr(importlib.import_module(module), attr)({**application.args, "run_dir": runs["a"]})
     assert built._bound_deployment.name == DEPLOYMENT_NAME
+    assert built._bound_deployment.init_kwargs["loopback_only"] is True
