@@ -64,13 +64,14 @@ def knowledge_base(paths: list[str]) -> pd.DataFrame:
     for p in paths:
         run = RunDir(p)
         feats = run.read_parquet(PAIR_FEATURES)
-        for rel in ("search_full.parquet", "search_pruned.parquet"):
-            if run.has(rel):
-                frames.append(feats.merge(pair_truth(run.read_parquet(rel)), on=["source", "target"]))
+        per_run = [feats.merge(pair_truth(run.read_parquet(rel)), on=["source", "target"])
+                   for rel in ("search_full.parquet", "search_pruned.parquet") if run.has(rel)]
+        if per_run:  # a pair searched by both searches of one run counts once (the full search's outcome);
+            # runs are kept apart: the same task names in another run (other data, other corpus) are other pairs
+            frames.append(pd.concat(per_run, ignore_index=True).drop_duplicates(["source", "target"], keep="first"))
     if not frames:
         raise RunDirError(f"prune.knowledge_base: no searched pairs in {paths}")
-    kb = pd.concat(frames, ignore_index=True)
-    return kb.drop_duplicates(["source", "target"], keep="first")
+    return pd.concat(frames, ignore_index=True)
 
 
 def fit_predictor(cfg: ExperimentConfig, features: pd.DataFrame,
