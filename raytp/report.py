@@ -174,7 +174,8 @@ def compare(single_task: dict, full: pd.DataFrame, pruned: pd.DataFrame, predict
     full_ok, pruned_ok = ok_trials(full), ok_trials(pruned)
     full_total = train_s + float(full["compute_s"].sum())
     extra = {"profiling_s": profiling_s, **costs}
-    pruned_total = train_s + sum(extra.values()) + float(pruned["compute_s"].sum())
+    fixed = train_s + sum(extra.values())  # the pruned side's cost before its search
+    pruned_total = fixed + float(pruned["compute_s"].sum())
     scores = side_scores(single, full_ok, pruned_ok, targets)
 
     truth = pair_truth(full)
@@ -194,15 +195,13 @@ def compare(single_task: dict, full: pd.DataFrame, pruned: pd.DataFrame, predict
                                                  "simulated": sim}
         if first_point is not None:
             baselines[col.removeprefix("score_")]["simulated_first_point"] = simulate(
-                single, full, pairs[b_kept], targets, train_s + sum(extra.values()), full_total, first_point)
+                single, full, pairs[b_kept], targets, fixed, full_total, first_point)
     references = {
         "prune_all": simulate(single, full, pairs.iloc[0:0], targets, train_s, full_total),
         "oracle": simulate(single, full, pairs[y], targets, train_s, full_total),
-        "predictor_kept_full_grid": simulate(single, full, pairs[kept], targets, train_s + sum(extra.values()),
-                                             full_total),
+        "predictor_kept_full_grid": simulate(single, full, pairs[kept], targets, fixed, full_total),
     }
     if first_point is not None:
-        fixed = train_s + sum(extra.values())
         references["predictor_first_point"] = simulate(single, full, pairs[kept], targets, fixed, full_total,
                                                        first_point)
         references["random_first_point_draws"] = random_draws(single, full, pairs, per_target_kept, targets, fixed,

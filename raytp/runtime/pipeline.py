@@ -37,7 +37,7 @@ def run_pipeline(cfg: ExperimentConfig, run_dir: str, resume: bool = False, with
     run = prepare_run_dir(run_dir, cfg, resume=resume)
     stages: dict[str, Any] = run.read_json(PIPELINE)["stages"] if resume and run.has(PIPELINE) else {}
 
-    def done(key: str, artifact: str) -> bool:
+    def done(artifact: str) -> bool:
         return resume and run.has(artifact)
 
     def record(key: str, info: dict[str, Any]) -> None:
@@ -45,13 +45,13 @@ def run_pipeline(cfg: ExperimentConfig, run_dir: str, resume: bool = False, with
         run.write_json(PIPELINE, {"stages": stages, "config_fingerprint": cfg.fingerprint()})
 
     with ray_session(cfg.resources):
-        if not done("single_task", SINGLE_TASK):
+        if not done(SINGLE_TASK):
             _log(progress, f"single-task stage: {len(cfg.data.tasks)} tasks")
             s = run_single_task_stage(cfg, ds, run, resume=resume, progress=progress)
             record("single_task", {"wall_s": s["wall_s"], "compute_s": s["compute_s"], "failed": s["failed"]})
         single = read_single_task(run)
 
-        if not done("pair_features", PAIR_FEATURES):
+        if not done(PAIR_FEATURES):
             _log(progress, "pair features: signature similarities, task statistics, LogME, TextEmb")
             record("pair_features", features_stage(cfg, ds, run))
 
@@ -62,7 +62,7 @@ def run_pipeline(cfg: ExperimentConfig, run_dir: str, resume: bool = False, with
                 frames.append(knowledge_base([str(p) for p in cfg.prune.knowledge_base]))
             if cfg.prune.calibration_pairs > 0:
                 pairs = calibration_sample(list(single["tasks"]), cfg.prune.calibration_pairs, cfg.seed)
-                if not done("calibration", CALIBRATION):
+                if not done(CALIBRATION):
                     _log(progress, f"calibration: {len(pairs)} pairs x the full grid (cost counted)")
                     c = run_full_search(cfg, ds, single, run, progress=progress, replicate=False, pairs=pairs,
                                         name="calibration", resume=resume)
@@ -74,7 +74,7 @@ def run_pipeline(cfg: ExperimentConfig, run_dir: str, resume: bool = False, with
                 exclude, spent = set(pairs), len(cal_trials)
             labelled = pd.concat(frames, ignore_index=True) if frames else None
 
-        if not done("predict", PRUNING):
+        if not done(PRUNING):
             margin = stages.get("calibration", {}).get("margin", cfg.search.min_margin)
             plan = predict_stage(cfg, run, labelled, exclude, spent, margin=margin, outcomes=cal_trials)
             record("predict", {"compute_s": plan["predictor_s"], "pairs_kept": len(plan["pairs"]),
@@ -84,14 +84,14 @@ def run_pipeline(cfg: ExperimentConfig, run_dir: str, resume: bool = False, with
                            f"({plan['num_samples']} Optuna trials)")
         plan = run.read_json(PRUNING)
 
-        if plan["pairs"] and not done("pruned_search", "search_pruned.parquet"):
+        if plan["pairs"] and not done("search_pruned.parquet"):
             _log(progress, "pruned search: Ray Tune + Optuna (TPE) + ASHA over the kept pairs")
             p = run_pruned_search(cfg, ds, single, run, plan["pairs"], plan["space"], plan["num_samples"],
                                   progress=progress, replicate=False, resume=resume)
             record("pruned_search", {"wall_s": p["wall_s"], "compute_s": p["compute_s"], "trials": p["trials"]})
 
         if with_full:
-            if not done("full_search", "search_full.parquet"):
+            if not done("search_full.parquet"):
                 _log(progress, "full grid search (the reference)")
                 f = run_full_search(cfg, ds, single, run, progress=progress, resume=resume)
                 record("full_search", {"wall_s": f["wall_s"], "compute_s": f["compute_s"], "trials": f["trials"]})
@@ -111,6 +111,7 @@ def compare_run(run: RunDir) -> dict[str, Any]:
     """Write report.json, report.md and plots/ from a run directory that holds both searches."""
     from raytp.errors import RunDirError
     from raytp.report import compare, plot_report, report_markdown
+    from raytp.search.space import first_point
     for rel in ("search_full.parquet", PAIR_PREDICTIONS):
         if not run.has(rel):
             raise RunDirError(f"{run.path(rel)}: missing; `raytp compare` needs both searches "
@@ -123,8 +124,7 @@ def compare_run(run: RunDir) -> dict[str, Any]:
     costs = {"pair_features_s": float(stages.get("pair_features", {}).get("pair_features_s", 0.0)),
              "predictor_s": float(stages.get("predict", {}).get("compute_s", 0.0))}
     space = run.read_json(PRUNING).get("space", {}) if run.has(PRUNING) else {}
-    first_point = {k: v[0] for k, v in space.items() if isinstance(v, list) and v} or None
-    report = compare(single, full, pruned, predictions, costs, first_point=first_point)
+    report = compare(single, full, pruned, predictions, costs, first_point=first_point(space) or None)
     report["noise"] = run.read_json("search_full.json").get("noise") if run.has("search_full.json") else None
     report["protocol"] = _protocol(run)
     plot_report(report, single, full, pruned, predictions, run.path("plots"))

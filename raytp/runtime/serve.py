@@ -21,12 +21,11 @@ from ray import serve
 from ray.serve import Application
 
 from raytp.errors import RaytpError
-from raytp.http_api import TOKEN_ENV, create_app
+from raytp.http_api import LOOPBACK_HOSTS, TOKEN_ENV, create_app
 from raytp.recommender import Recommender
-from raytp.runtime.serve_env import LOGGING_CONFIG, SERVE_ENV, apply_serve_env
+from raytp.runtime.serve_env import LOGGING_CONFIG
 
-__all__ = ["APP_NAME", "DEPLOYMENT_NAME", "LOGGING_CONFIG", "SERVE_ENV", "RecommenderService", "apply_serve_env",
-           "build_app", "make_app", "run_local"]
+__all__ = ["APP_NAME", "DEPLOYMENT_NAME", "RecommenderService", "build_app", "is_loopback", "make_app", "run_local"]
 
 APP_NAME = "raytp-recommender"
 DEPLOYMENT_NAME = "Recommender"
@@ -96,7 +95,8 @@ def make_app(run_dir: str, token: str | None = None, loopback_only: bool = False
 
 
 def is_loopback(host: str) -> bool:
-    return host in {"127.0.0.1", "localhost", "::1"} or host.startswith("127.")
+    """Whether a bind host is this machine only."""
+    return host in LOOPBACK_HOSTS or host.startswith("127.")
 
 
 def run_local(run_dir: str, host: str = "127.0.0.1", port: int = 8000, token: str | None = None) -> str:

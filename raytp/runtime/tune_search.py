@@ -27,7 +27,7 @@ from raytp.data.dataset import MultiTaskDataset
 from raytp.errors import RaytpError
 from raytp.runtime.cluster import check_fits
 from raytp.search.outcomes import OK, add_gains, label_rows, noise_margin, pair_outcomes, pooled_seed_sd, summarize
-from raytp.search.space import full_space, hp_columns, resolve_point
+from raytp.search.space import first_point, full_space, hp_columns, resolve_point
 from raytp.store import RunDir
 
 _PROCESS_DATA: dict[tuple, tuple[MultiTaskDataset, Any, Any]] = {}
@@ -47,9 +47,10 @@ def _process_data(cfg: ExperimentConfig, ds_box: list[Any]) -> tuple[MultiTaskDa
     """Dataset, backend and features for this worker process (fetched and featurised once per process)."""
     import torch
 
+    from raytp.models.encoders import pick_device
     from raytp.models.registry import make_backend
     torch.set_num_threads(max(1, int(cfg.resources.cpus_per_worker)))
-    device = "cuda" if cfg.resources.gpus_per_worker > 0 and torch.cuda.is_available() else "cpu"
+    device = pick_device(cfg.resources.gpus_per_worker)
     key = (ds_box[0].hex(), cfg.backend.model_dump_json(), device)
     if key not in _PROCESS_DATA:
         _PROCESS_DATA.clear()
@@ -283,8 +284,7 @@ def run_pruned_search(cfg: ExperimentConfig, ds: MultiTaskDataset, single_task: 
     max_epochs = max([int(v) for v in space.get("epochs", [cfg.train.epochs])])
     # every kept pair is tried once at the space's first values before TPE samples freely: with a
     # categorical "pair" and few samples, TPE alone could leave a kept pair never tried
-    first = {k: vals[0] for k, vals in space.items()}
-    warm = [{"pair": n, **first} for n in sorted(set(names))][:int(num_samples)]
+    warm = [{"pair": n, **first_point(space)} for n in sorted(set(names))][:int(num_samples)]
     searcher = OptunaSearch(sampler=TPESampler(seed=cfg.seed), points_to_evaluate=warm)
     scheduler = WarmStartASHA(protect_first=len(warm) if cfg.prune.protect_warm_start else 0,
                               time_attr="training_iteration", max_t=max_epochs, grace_period=min(2, max_epochs),

@@ -42,6 +42,12 @@ def grid_points(grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
     return points
 
 
+def first_point(space: dict[str, Any]) -> dict[str, Any]:
+    """The space's first value of every hyperparameter: the warm-start point each kept pair is tried at first
+    (hyperparameters without a non-empty list of values are left out)."""
+    return {k: v[0] for k, v in space.items() if isinstance(v, list) and v}
+
+
 def resolve_point(point: dict[str, Any], target_summary: dict[str, Any], cfg: ExperimentConfig) -> PairPoint:
     """A concrete ``PairPoint`` for one target (its single-task lr fills a missing ``lr``)."""
     unknown = set(point) - set(HP_NAMES)
