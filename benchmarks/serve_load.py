@@ -76,14 +76,15 @@ async def _load(url: str, requests: int, concurrency: int, targets: list[str]) -
     lat: list[float] = []
     errors: list[str] = []
     per = [requests // concurrency + (1 if i < requests % concurrency else 0) for i in range(concurrency)]
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     await asyncio.gather(*[_client(host, int(port), bodies, n, lat, errors) for n in per])
-    elapsed = time.perf_counter() - t0
+    elapsed, client_cpu = time.perf_counter() - t0, time.process_time() - c0
     lat.sort()
     pct = lambda q: 1000 * lat[min(len(lat) - 1, int(q * len(lat)))] if lat else None  # noqa: E731
     return {"requests": requests, "concurrency": concurrency, "ok": len(lat), "errors": len(errors),
             "error_kinds": sorted(set(errors))[:5], "elapsed_s": elapsed, "rps": len(lat) / elapsed,
-            "p50_ms": pct(0.50), "p99_ms": pct(0.99), "mean_ms": 1000 * sum(lat) / len(lat) if lat else None}
+            "p50_ms": pct(0.50), "p99_ms": pct(0.99), "mean_ms": 1000 * sum(lat) / len(lat) if lat else None,
+            "client_cpu_ms_per_request": 1000 * client_cpu / requests}
 
 
 def run_load(url: str, requests: int, concurrency: int, targets: list[str]) -> dict[str, Any]:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 import socket
+from typing import Any, Awaitable, Callable
 
-__all__ = ["LOGGING_CONFIG", "SERVE_ENV", "apply_serve_env"]
+__all__ = ["LOGGING_CONFIG", "SERVE_ENV", "NoDisconnectWatch", "apply_serve_env", "ingress_middlewares"]
 
 # Serve's HTTP path, measured with benchmarks/serve_load.py on 2 cores (see benchmarks/README.md): with the
 # default Python proxy actor every request crosses proxy -> replica as a Ray actor call, ~13 ms of CPU per
@@ -24,6 +25,8 @@ SERVE_ENV = {
     "RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD": "0",    # handlers run on the replica's main event loop
     "RAY_SERVE_RUN_ROUTER_IN_SEPARATE_LOOP": "0",
     "RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S": "2",
+    # ASGI middlewares Serve puts in front of each replica's HTTP server (and of its Python proxy): see below
+    "RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH": "raytp.runtime.serve_env:ingress_middlewares",
 }
 # No per-request access log (written to a file per request, by the replica / proxy) and no INFO lines per request.
 LOGGING_CONFIG = {"log_level": "WARNING", "enable_access_log": False}
@@ -51,3 +54,33 @@ def apply_serve_env(environ: dict[str, str] | None = None) -> dict[str, str]:
         if key not in environ:
             environ[key] = str(_free_port())
     return {k: environ[k] for k in (*SERVE_ENV, *HAPROXY_PORT_VARS)}
+
+
+# -- ingress middleware ------------------------------------------------------------------------------------------
+# For every request, Serve's direct ingress starts a task that watches the client for a disconnect (to cancel a long
+# handler), runs the handler as a second task, waits on both, and relays the request body through a queue; unless
+# the request carries ``x-request-disconnect-disabled: ?1``, in which case it awaits the handler directly. Our
+# handlers are in-memory look-ups of well under a millisecond: there is nothing to cancel, and the watch was ~10 %
+# of the replica's CPU per request (benchmarks/README.md). The ingress marks every HTTP request so.
+DISCONNECT_DISABLED_HEADER = (b"x-request-disconnect-disabled", b"?1")
+Scope = dict[str, Any]
+ASGIApp = Callable[[Scope, Any, Any], Awaitable[None]]
+
+
+class NoDisconnectWatch:
+    """ASGI middleware: marks each HTTP request as not needing Serve's client-disconnect watch."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            scope["headers"] = [*scope["headers"], DISCONNECT_DISABLED_HEADER]
+        await self.app(scope, receive, send)
+
+
+def ingress_middlewares() -> list[Any]:
+    """Serve's HTTP-proxy callback (``RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH``): Starlette middlewares for the
+    ingress. Called in Serve's processes, hence the import here."""
+    from starlette.middleware import Middleware
+    return [Middleware(NoDisconnectWatch)]

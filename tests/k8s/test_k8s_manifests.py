@@ -377,3 +377,15 @@ def _deployment_names(application) -> set[str]:
             if hasattr(inner, "_bound_args"):
                 stack.append(inner)
     return names
+
+
+@pytest.mark.parametrize("doc", [d for _, d in RAYSERVICES], ids=_ids(RAYSERVICES))
+def test_serve_pods_carry_the_products_serve_environment(doc):
+    """Serve reads these at start-up in every Ray process: each node of the RayService needs the same values as
+    ``raytp serve`` sets locally (less the short draining period, which is for a single machine)."""
+    from raytp.runtime.serve_env import SERVE_ENV
+    expected = {k: v for k, v in SERVE_ENV.items() if k != "RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S"}
+    for name, tpl in pod_templates(doc):
+        ray_container = tpl["spec"]["containers"][0]
+        env = {e["name"]: e.get("value") for e in ray_container.get("env", [])}
+        assert {k: env.get(k) for k in expected} == expected, name

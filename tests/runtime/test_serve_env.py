@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 import socket
 
-from raytp.runtime.serve_env import HAPROXY_PORT_VARS, SERVE_ENV, apply_serve_env
+from raytp.runtime.serve_env import (DISCONNECT_DISABLED_HEADER, HAPROXY_PORT_VARS, SERVE_ENV, NoDisconnectWatch,
+                                     apply_serve_env)
 
 
 def test_apply_serve_env_fills_defaults_and_keeps_what_is_set():
@@ -23,3 +26,31 @@ def test_each_start_gets_free_haproxy_ports():
     for port in ports:
         with socket.socket() as s:
             s.bind(("", port))  # still free: nothing holds it between choosing and Ray's start
+
+
+def _call(middleware, scope):
+    seen = {}
+
+    async def app(scope, receive, send):
+        seen["scope"] = scope
+
+    asyncio.run(middleware(app)(scope, None, None))
+    return seen["scope"]
+
+
+def test_ingress_marks_http_requests_as_needing_no_disconnect_watch():
+    headers = [(b"host", b"127.0.0.1"), (b"x-request-disconnect-disabled", b"?0")]  # a client's own value loses
+    scope = _call(NoDisconnectWatch, {"type": "http", "headers": headers})
+    assert dict(scope["headers"])[b"x-request-disconnect-disabled"] == b"?1"
+    assert headers == [(b"host", b"127.0.0.1"), (b"x-request-disconnect-disabled", b"?0")]  # caller's list untouched
+    assert _call(NoDisconnectWatch, {"type": "websocket", "headers": []})["headers"] == []
+    assert _call(NoDisconnectWatch, {"type": "lifespan"}) == {"type": "lifespan"}
+
+
+def test_serve_callback_import_path_gives_middlewares_serve_accepts():
+    from ray.serve._private.constants import SERVE_HTTP_REQUEST_DISCONNECT_DISABLED_HEADER
+    from ray.serve._private.http_util import validate_http_proxy_callback_return
+    module, _, attr = SERVE_ENV["RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH"].partition(":")
+    middlewares = validate_http_proxy_callback_return(getattr(importlib.import_module(module), attr)())
+    assert [m.cls for m in middlewares] == [NoDisconnectWatch]
+    assert DISCONNECT_DISABLED_HEADER[0].decode() == SERVE_HTTP_REQUEST_DISCONNECT_DISABLED_HEADER  # Ray's name
