@@ -39,12 +39,95 @@ ACCESS_LOG = {"log_level": "INFO", "enable_access_log": True}
 
 
 # -- load generator (runs in its own process: --_load) --------------------------------------------
-async def _client(host: str, port: int, bodies: list[bytes], n: int, lat: list[float], errors: list[str]) -> None:
+# Two clients, both one keep-alive connection per simulated client, one request in flight on each: "protocol" (the
+# default) drives the socket from asyncio.Protocol callbacks, with one watchdog per connection; "streams" (the first
+# version) awaits asyncio streams with a timeout per read, i.e. several asyncio tasks per request. Both servers share
+# the 2 cores with the load generator, so its CPU per request is reported, and the lighter client is the default.
+def _request(body: bytes) -> bytes:
+    return (b"POST /v1/recommend HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+
+
+class _Connection(asyncio.Protocol):
+    """Sends the requests (taken from the end of the list) one at a time on one connection; records latency or
+    error per request. ``done`` resolves when the connection closes (all sent, or lost)."""
+
+    def __init__(self, requests: list[bytes], lat: list[float], errors: list[str]) -> None:
+        self.pending, self.lat, self.errors = requests, lat, errors
+        self.buf, self.t0, self.need, self.status = b"", time.perf_counter(), -1, 0
+        self.error: str | None = None
+        self.transport: asyncio.Transport | None = None
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self._send_next()
+
+    def _send_next(self) -> None:
+        if not self.pending:
+            self.transport.close()
+            return
+        self.buf, self.need, self.t0 = b"", -1, time.perf_counter()
+        self.transport.write(self.pending[-1])
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        if self.need < 0:
+            end = self.buf.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            head = self.buf[:end].lower()
+            try:
+                self.status = int(head.split(b" ", 2)[1])
+                length = next(int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                              if line.startswith(b"content-length:"))
+            except (ValueError, IndexError, StopIteration):
+                self.error = "BadResponse"
+                self.transport.abort()
+                return
+            self.need = end + 4 + length
+        if len(self.buf) < self.need:
+            return
+        self.pending.pop()
+        if self.status == 200:
+            self.lat.append(time.perf_counter() - self.t0)
+        else:
+            self.errors.append(f"HTTP {self.status}")
+        self._send_next()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.done.done():
+            self.done.set_result(None)
+
+
+async def _client(host: str, port: int, bodies: list[bytes], n: int, lat: list[float], errors: list[str],
+                  timeout: float = 10.0) -> None:
+    """n requests over keep-alive connections (a new one after a failure); a request waiting > timeout fails."""
+    loop = asyncio.get_running_loop()
+    pending = [_request(bodies[i % len(bodies)]) for i in reversed(range(n))]
+    while pending:
+        conn = _Connection(pending, lat, errors)
+        try:
+            await asyncio.wait_for(loop.create_connection(lambda: conn, host, port), timeout)
+        except (OSError, asyncio.TimeoutError) as e:
+            errors.append(type(e).__name__)
+            pending.pop()
+            continue
+        while not conn.done.done():  # watchdog: one timer per connection, not per request
+            await asyncio.wait([conn.done], timeout=1.0)
+            if not conn.done.done() and time.perf_counter() - conn.t0 > timeout:
+                conn.error = "TimeoutError"
+                conn.transport.abort()
+        if pending:  # the connection ended mid-request: that request failed; go on with a new connection
+            errors.append(conn.error or "ConnectionLost")
+            pending.pop()
+
+
+async def _client_streams(host: str, port: int, bodies: list[bytes], n: int, lat: list[float],
+                          errors: list[str]) -> None:
     reader = writer = None
     for i in range(n):
-        body = bodies[i % len(bodies)]
-        req = (b"POST /v1/recommend HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-               b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+        req = _request(bodies[i % len(bodies)])
         t0 = time.perf_counter()
         try:
             if writer is None:
@@ -68,16 +151,21 @@ async def _client(host: str, port: int, bodies: list[bytes], n: int, lat: list[f
         writer.close()
 
 
-async def _load(url: str, requests: int, concurrency: int, targets: list[str]) -> dict[str, Any]:
+CLIENTS = {"protocol": _client, "streams": _client_streams}
+CLIENT = "protocol"  # set by --client; the load process gets it on its command line
+
+
+async def _load(url: str, requests: int, concurrency: int, targets: list[str], client: str) -> dict[str, Any]:
+    run_client = CLIENTS[client]
     host, port = url.split("//", 1)[1].split(":")
     bodies = [json.dumps({"target": t, "k": 5}).encode() for t in targets]
     warm: list[float] = []
-    await asyncio.gather(*[_client(host, int(port), bodies, 20, warm, []) for _ in range(concurrency)])
+    await asyncio.gather(*[run_client(host, int(port), bodies, 20, warm, []) for _ in range(concurrency)])
     lat: list[float] = []
     errors: list[str] = []
     per = [requests // concurrency + (1 if i < requests % concurrency else 0) for i in range(concurrency)]
     t0, c0 = time.perf_counter(), time.process_time()
-    await asyncio.gather(*[_client(host, int(port), bodies, n, lat, errors) for n in per])
+    await asyncio.gather(*[run_client(host, int(port), bodies, n, lat, errors) for n in per])
     elapsed, client_cpu = time.perf_counter() - t0, time.process_time() - c0
     lat.sort()
     pct = lambda q: 1000 * lat[min(len(lat) - 1, int(q * len(lat)))] if lat else None  # noqa: E731
@@ -89,7 +177,8 @@ async def _load(url: str, requests: int, concurrency: int, targets: list[str]) -
 
 def run_load(url: str, requests: int, concurrency: int, targets: list[str]) -> dict[str, Any]:
     """Run the load generator in a separate process and return its measurements."""
-    out = subprocess.run([sys.executable, __file__, "--_load", url, str(requests), str(concurrency), ",".join(targets)],
+    out = subprocess.run([sys.executable, __file__, "--_load", url, str(requests), str(concurrency), ",".join(targets),
+                          CLIENT],
                          capture_output=True, text=True, timeout=900, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -245,8 +334,8 @@ def table(bare: dict[str, Any], serve_: dict[str, Any], v: dict[str, Any]) -> st
 
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "--_load":
-        url, n, c, targets = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5].split(",")
-        print(json.dumps(asyncio.run(_load(url, n, c, targets))))
+        url, n, c, targets, client = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5].split(","), sys.argv[6]
+        print(json.dumps(asyncio.run(_load(url, n, c, targets, client))))
         return 0
     if len(sys.argv) > 1 and sys.argv[1] == "--_bare":
         _bare_server(sys.argv[2], int(sys.argv[3]))
@@ -259,8 +348,12 @@ def main() -> int:
     p.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
                    help="extra environment for Ray (proxy, replicas), set before Ray starts; repeatable")
     p.add_argument("--replicas", type=int, default=None, help="Serve replicas (default: the product's)")
+    p.add_argument("--client", choices=sorted(CLIENTS), default="protocol",
+                   help="load generator: asyncio protocol callbacks (default, lighter) or asyncio streams (the first one)")
     p.add_argument("--run", default=None, help="run directory to serve (default: a generated 10-task run)")
     args = p.parse_args()
+    global CLIENT
+    CLIENT = args.client
     requests = args.requests or (600 if args.quick else 5000)
     if requests < args.concurrency or args.concurrency < 1:
         p.error("--requests must be >= --concurrency >= 1")
@@ -284,7 +377,7 @@ def main() -> int:
     write_json(args.out, "serve_load.json", {
         "benchmark": "serve_load", "quick": args.quick, "cpus": os.cpu_count(), "python": sys.version.split()[0],
         "date": time.strftime("%Y-%m-%d %H:%M:%S"), "endpoint": "POST /v1/recommend", "targets": TARGETS,
-        "stock": args.stock, "bare": bare, "serve": serve_, **v})
+        "stock": args.stock, "client": args.client, "bare": bare, "serve": serve_, **v})
     return 0
 
 
