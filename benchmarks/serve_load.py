@@ -1,12 +1,13 @@
 """Load on POST /v1/recommend over loopback: the Ray Serve app vs the same FastAPI app under bare uvicorn.
 
     python benchmarks/serve_load.py [--quick] [--requests N] [--concurrency C] [--out DIR]
-                                    [--stock | --access-log | --env KEY=VALUE ... | --replicas N]
+                                    [--stock | --access-log | --env KEY=VALUE ... | --replicas N] [--client streams]
 
-The load generator is a separate light process (asyncio + raw HTTP/1.1 keep-alive sockets, one connection per
-client), so it does not share an interpreter with either server. Bare first, then Serve (Ray is only up for the
-second). Serve runs with the product's defaults (raytp.runtime.serve_env: HAProxy ingress, no access log) unless
---stock (Ray's defaults: Python proxy actor, access log) or one of the per-setting flags says otherwise.
+The load generator is a separate light process (asyncio protocol callbacks over raw HTTP/1.1 keep-alive sockets, one
+connection per client; --client streams for the first, heavier one), so it shares an interpreter with neither
+server; its CPU per request is reported. Bare first, then Serve (Ray is only up for the second). Serve runs with the
+product's defaults (raytp.runtime.serve_env: HAProxy ingress, no disconnect watch, no access log) unless --stock
+(Ray's defaults: Python proxy actor, access log) or one of the per-setting flags says otherwise.
 Writes OUT/serve_load.json: requests/s, p50/p99 latency (ms), errors, server CPU per request (in all and per
 process: proxy, replica, haproxy) for both, the Serve settings used, and Serve/bare throughput.
 Targets on 2 cores: 0 errors, p99 <= 50 ms, >= 200 requests/s, Serve >= half the bare app's throughput.
@@ -32,8 +33,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from _common import parser, write_json  # noqa: E402
 
 TARGETS = {"p99_ms": 50.0, "rps": 200.0, "serve_to_bare": 0.5}
-# Serve runs with the product's defaults (raytp.runtime.serve: SERVE_ENV in the Ray processes' environment, i.e. the
-# HAProxy ingress, and LOGGING_CONFIG, i.e. no access log); --stock for Ray's own defaults (Python proxy actor,
+# Serve runs with the product's defaults (raytp.runtime.serve_env: SERVE_ENV in the Ray processes' environment, i.e.
+# the HAProxy ingress and the ingress middleware, and LOGGING_CONFIG, i.e. no access log); --stock for Ray's own defaults (Python proxy actor,
 # access log on), --env K=V / --access-log / --replicas to measure one setting at a time.
 ACCESS_LOG = {"log_level": "INFO", "enable_access_log": True}
 

@@ -60,7 +60,7 @@ def apply_serve_env(environ: dict[str, str] | None = None) -> dict[str, str]:
 # For every request, Serve's direct ingress starts a task that watches the client for a disconnect (to cancel a long
 # handler), runs the handler as a second task, waits on both, and relays the request body through a queue; unless
 # the request carries ``x-request-disconnect-disabled: ?1``, in which case it awaits the handler directly. Our
-# handlers are in-memory look-ups of well under a millisecond: there is nothing to cancel, and the watch was ~10 %
+# handlers are in-memory look-ups of well under a millisecond: there is nothing to cancel, and the watch was ~15 %
 # of the replica's CPU per request (benchmarks/README.md). The ingress marks every HTTP request so.
 DISCONNECT_DISABLED_HEADER = (b"x-request-disconnect-disabled", b"?1")
 Scope = dict[str, Any]
