@@ -49,6 +49,14 @@ def _request(body: bytes) -> bytes:
             b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
 
 
+def _parse_head(head: bytes) -> tuple[int, int]:
+    """Status code and Content-Length of an HTTP/1.1 response head (ValueError / IndexError / StopIteration if
+    malformed)."""
+    head = head.lower()
+    length = next(int(line.split(b":", 1)[1]) for line in head.split(b"\r\n") if line.startswith(b"content-length:"))
+    return int(head.split(b" ", 2)[1]), length
+
+
 class _Connection(asyncio.Protocol):
     """Sends the requests (taken from the end of the list) one at a time on one connection; records latency or
     error per request. ``done`` resolves when the connection closes (all sent, or lost)."""
@@ -77,11 +85,8 @@ class _Connection(asyncio.Protocol):
             end = self.buf.find(b"\r\n\r\n")
             if end < 0:
                 return
-            head = self.buf[:end].lower()
             try:
-                self.status = int(head.split(b" ", 2)[1])
-                length = next(int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
-                              if line.startswith(b"content-length:"))
+                self.status, length = _parse_head(self.buf[:end])
             except (ValueError, IndexError, StopIteration):
                 self.error = "BadResponse"
                 self.transport.abort()
@@ -134,10 +139,7 @@ async def _client_streams(host: str, port: int, bodies: list[bytes], n: int, lat
             if writer is None:
                 reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 10)
             writer.write(req)
-            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
-            status = int(head.split(b" ", 2)[1])
-            length = next(int(line.split(b":", 1)[1]) for line in head.lower().split(b"\r\n")
-                          if line.startswith(b"content-length:"))
+            status, length = _parse_head(await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10))
             await asyncio.wait_for(reader.readexactly(length), 10)
             if status != 200:
                 errors.append(f"HTTP {status}")

@@ -284,7 +284,8 @@ def run_pruned_search(cfg: ExperimentConfig, ds: MultiTaskDataset, single_task: 
     max_epochs = max([int(v) for v in space.get("epochs", [cfg.train.epochs])])
     # every kept pair is tried once at the space's first values before TPE samples freely: with a
     # categorical "pair" and few samples, TPE alone could leave a kept pair never tried
-    warm = [{"pair": n, **first_point(space)} for n in sorted(set(names))][:int(num_samples)]
+    first = first_point(space)
+    warm = [{"pair": n, **first} for n in sorted(set(names))][:int(num_samples)]
     searcher = OptunaSearch(sampler=TPESampler(seed=cfg.seed), points_to_evaluate=warm)
     scheduler = WarmStartASHA(protect_first=len(warm) if cfg.prune.protect_warm_start else 0,
                               time_attr="training_iteration", max_t=max_epochs, grace_period=min(2, max_epochs),
