@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import tomllib
 from collections.abc import Iterator
@@ -19,8 +20,18 @@ KUBERAY_KINDS = {"RayCluster", "RayJob", "RayService"}
 K8S_MIN_VERSION = "1.29"
 
 
+def kustomization_dirs() -> list[Path]:
+    """k8s/ (the default set) and every opt-in kustomization below it (k8s/cluster/)."""
+    return sorted(p.parent for p in K8S.rglob("kustomization.yaml"))
+
+
+def kustomization(directory: Path) -> dict[str, Any]:
+    return yaml.safe_load((directory / "kustomization.yaml").read_text(encoding="utf-8"))
+
+
 def manifest_files() -> list[Path]:
-    return sorted(p for p in K8S.glob("*.yaml") if p.name != "kustomization.yaml")
+    """Every manifest some kustomization in k8s/ renders (patches and kustomization files are not manifests)."""
+    return sorted({(d / r).resolve() for d in kustomization_dirs() for r in kustomization(d)["resources"]})
 
 
 def load_docs(path: Path) -> list[dict[str, Any]]:
@@ -28,7 +39,8 @@ def load_docs(path: Path) -> list[dict[str, Any]]:
 
 
 def all_docs() -> list[tuple[str, dict[str, Any]]]:
-    return [(f"{p.name}:{d['kind']}/{d['metadata']['name']}", d) for p in manifest_files() for d in load_docs(p)]
+    return [(f"{p.relative_to(K8S.resolve()).as_posix()}:{d['kind']}/{d['metadata']['name']}", d)
+            for p in manifest_files() for d in load_docs(p)]
 
 
 def kuberay_docs() -> list[tuple[str, dict[str, Any]]]:
@@ -128,3 +140,24 @@ def json_pointer_apply(doc: Any, op: dict[str, Any]) -> None:
         node[leaf] = op["value"]
     else:
         raise ValueError(op["op"])
+
+
+# ---------------------------------------------------------------- kubectl kustomize (the real renderer)
+
+def kubectl() -> str | None:
+    """The kubectl to render with: $KUBECTL, else the one on PATH (CI installs Debian's kubernetes-client)."""
+    import shutil
+    return os.environ.get("KUBECTL") or shutil.which("kubectl")
+
+
+def render(directory: Path) -> list[dict[str, Any]]:
+    """`kubectl kustomize DIRECTORY`: the documents `kubectl apply -k` would send."""
+    import subprocess
+    binary = kubectl()
+    if binary is None:
+        raise FileNotFoundError("kubectl")
+    res = subprocess.run([binary, "kustomize", str(directory)], capture_output=True, text=True, timeout=120,
+                         check=False)
+    if res.returncode != 0:
+        raise RuntimeError(f"kubectl kustomize {directory}: {res.stderr.strip()}")
+    return [d for d in yaml.safe_load_all(res.stdout) if d is not None]

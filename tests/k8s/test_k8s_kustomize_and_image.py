@@ -14,61 +14,86 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from tests.k8s.kuberay_rules import violations
 from tests.k8s.manifests import (
-    K8S, ROOT, KUBERAY_KINDS, json_pointer_apply, kuberay_schema, load_docs, manifest_files, pinned_ray_version,
-    pod_templates,
+    K8S, ROOT, KUBERAY_KINDS, json_pointer_apply, kuberay_schema, kustomization, kustomization_dirs, load_docs,
+    manifest_files, pinned_ray_version, pod_templates,
 )
 
-KUST = yaml.safe_load((K8S / "kustomization.yaml").read_text())
+KUST_DIRS = kustomization_dirs()
 DOCKERFILE = (ROOT / "deploy" / "Dockerfile").read_text()
 
 
 # ---------------------------------------------------------------- kustomization
 
-def _resources():
-    return {(d["kind"], d["metadata"]["name"]): d for r in KUST["resources"] for d in load_docs(K8S / r)}
+def _resources(directory=K8S):
+    return {(d["kind"], d["metadata"]["name"]): d for r in kustomization(directory)["resources"]
+            for d in load_docs(directory / r)}
 
 
-def test_kustomization_resources_exist_and_parse():
-    assert KUST["apiVersion"].startswith("kustomize.config.k8s.io/") and KUST["kind"] == "Kustomization"
-    for r in KUST["resources"]:
-        p = (K8S / r).resolve()
-        assert p.is_file() and p.parent == K8S.resolve(), f"{r}: kustomize only loads files in or below k8s/"
+def test_kustomizations_are_the_default_set_and_the_opt_in_cluster():
+    assert [d.relative_to(K8S).as_posix() for d in KUST_DIRS] == [".", "cluster"]
+    assert ("RayCluster", "raytp-cluster") in _resources(K8S / "cluster")
+    assert ("RayCluster", "raytp-cluster") not in _resources(K8S), "the long-lived cluster is opt-in"
+
+
+@pytest.mark.parametrize("directory", KUST_DIRS, ids=lambda d: d.relative_to(K8S).as_posix())
+def test_kustomization_resources_exist_and_parse(directory):
+    kust = kustomization(directory)
+    assert kust["apiVersion"].startswith("kustomize.config.k8s.io/") and kust["kind"] == "Kustomization"
+    for r in kust["resources"]:
+        p = (directory / r).resolve()
+        assert p.is_file() and p.parent == directory.resolve(), f"{r}: kustomize only loads files in or below {directory}"
         assert load_docs(p)
-    listed = set(KUST["resources"])
-    for p in manifest_files():  # every manifest is either deployed by default or documented as opt-in
-        assert p.name in listed or p.name in (K8S / "README.md").read_text(), p.name
+    # fields kubectl 1.20's kustomize (v2.0.3, Debian's kubernetes-client) does not read would be dropped or fail
+    assert set(kust) <= {"apiVersion", "kind", "resources", "images", "patchesJson6902"}, sorted(kust)
 
 
-def test_kustomize_images_cover_every_container_image():
-    mapped = {i["name"] for i in KUST["images"]}
-    for (kind, name), d in _resources().items():
-        if kind not in KUBERAY_KINDS:
+def test_every_manifest_is_in_some_kustomization():
+    rendered = set(manifest_files())
+    for p in K8S.rglob("*.yaml"):
+        if p.name == "kustomization.yaml" or "patches" in p.relative_to(K8S).parts:
             continue
-        for _, tpl in pod_templates(d):
-            for c in tpl["spec"].get("initContainers", []) + tpl["spec"]["containers"]:
-                assert c["image"].split(":")[0] in mapped, f"{kind}/{name}: {c['image']} not set by kustomization"
-    for i in KUST["images"]:
+        assert p.resolve() in rendered, f"{p.relative_to(K8S)}: applied by no kustomization"
+
+
+def test_kustomizations_map_images_alike_and_cover_every_container():
+    images = [kustomization(d)["images"] for d in KUST_DIRS]
+    assert all(i == images[0] for i in images), "k8s/ and k8s/cluster/ must point at the same registry"
+    mapped = {i["name"] for i in images[0]}
+    for i in images[0]:
         assert i.get("newName") or i.get("newTag"), i
+    for directory in KUST_DIRS:
+        for (kind, name), d in _resources(directory).items():
+            if kind not in KUBERAY_KINDS:
+                continue
+            for _, tpl in pod_templates(d):
+                for c in tpl["spec"].get("initContainers", []) + tpl["spec"]["containers"]:
+                    assert c["image"].split(":")[0] in mapped, f"{kind}/{name}: {c['image']} not set by kustomization"
 
 
-def _patched():
-    docs = copy.deepcopy(_resources())
-    for p in KUST.get("patches", []):
+def patched(directory=K8S):
+    """The kustomization's documents with its JSON patches applied in Python (what kubectl kustomize should give,
+    images aside): KeyError/IndexError when a patch path does not exist."""
+    docs = copy.deepcopy(_resources(directory))
+    for p in kustomization(directory).get("patchesJson6902", []):
         t = p["target"]
-        targets = [k for k in docs if k[0] == t["kind"] and k[1] == t["name"]]
+        targets = [k for k in docs if k[0] == t["kind"] and k[1] == t["name"]
+                   and docs[k]["apiVersion"] == "/".join(x for x in (t.get("group"), t["version"]) if x)]
         assert targets, f"patch target {t} matches no resource"
-        for op in yaml.safe_load(p["patch"]):
+        for op in yaml.safe_load((directory / p["path"]).read_text()):
             for k in targets:
-                json_pointer_apply(docs[k], op)  # KeyError/IndexError: the path does not exist
+                json_pointer_apply(docs[k], op)
     return docs
 
 
-def test_kustomize_patches_hit_existing_fields_and_keep_manifests_valid():
+@pytest.mark.parametrize("directory", KUST_DIRS, ids=lambda d: d.relative_to(K8S).as_posix())
+def test_kustomize_patches_hit_existing_fields_and_keep_manifests_valid(directory):
     validator = jsonschema.Draft202012Validator(kuberay_schema())
-    for (kind, name), d in _patched().items():
+    for (kind, name), d in patched(directory).items():
         if kind in KUBERAY_KINDS:
             validator.validate(d)
+            assert violations(d) == [], f"{kind}/{name}"
             for _, tpl in pod_templates(d):
                 kubernetes_validate.validate({"apiVersion": "v1", "kind": "PodTemplate", "metadata": {"name": "t"},
                                               "template": tpl}, kubernetes_validate.latest_version(), strict=True)

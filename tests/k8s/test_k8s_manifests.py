@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import importlib
+import re
 import shlex
 
 import jsonschema
@@ -12,6 +13,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from tests.k8s.kuberay_rules import extended_resource_violations
 from tests.k8s.manifests import (
     K8S_MIN_VERSION, all_docs, cluster_spec, containers, core_docs, kuberay_docs, kuberay_schema, mounts_of,
     pinned_ray_version, pod_templates, quantity,
@@ -135,9 +137,7 @@ def test_every_container_has_requests_and_limits(tpl):
             req, lim = res.get("requests", {}).get(key), res.get("limits", {}).get(key)
             assert req is not None and lim is not None, f"{c['name']}: {key} request and limit"
             assert quantity(req) <= quantity(lim), f"{c['name']}: {key} request above limit"
-        for ext, lim in res.get("limits", {}).items():
-            if ext not in ("cpu", "memory"):  # extended resources (GPUs): requests must equal limits
-                assert res.get("requests", {}).get(ext, lim) == lim, f"{c['name']}: {ext}"
+    assert extended_resource_violations(tpl, "t") == []  # GPUs: request = limit (tests/k8s/kuberay_rules.py)
 
 
 @pytest.mark.parametrize("doc", [d for _, d in CRS], ids=_ids(CRS))
@@ -201,7 +201,7 @@ def test_rayjobs_have_autoscaled_gpu_workers_and_clean_up(doc):
 def test_ray_containers_use_the_raytp_images(doc):
     for name, tpl in pod_templates(doc):
         image = tpl["spec"]["containers"][0]["image"]
-        assert image.split(":")[0] in ("raytp-cpu", "raytp-gpu"), f"{name}: {image}"
+        assert re.fullmatch(r"raytp:\d+\.\d+\.\d+[^-]*-(cpu|gpu)", image), f"{name}: {image}"
 
 
 # ---------------------------------------------------------------- the commands the manifests run
