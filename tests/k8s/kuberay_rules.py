@@ -176,6 +176,7 @@ def violations(doc: dict[str, Any]) -> list[str]:
         out += rayservice_violations(doc)
     else:
         raise ValueError(f"not a KubeRay kind: {kind}")
-    for name, tpl in pod_templates(doc):
-        out += extended_resource_violations(tpl, name)
+    if kind != "RayJob" or doc["spec"].get("rayClusterSpec"):
+        for name, tpl in pod_templates(doc):
+            out += extended_resource_violations(tpl, name)
     return out
