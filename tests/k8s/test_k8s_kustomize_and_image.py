@@ -113,7 +113,8 @@ def test_a_patch_on_a_missing_path_is_caught():
 def test_readme_documents_the_parameters_and_the_steps():
     text = (K8S / "README.md").read_text().lower()
     for word in ("image", "storage", "gpu", "kuberay operator", "kubectl apply -k", "port-forward",
-                 "raytp-api-token", "maxreplicas", "storage_path"):
+                 "raytp-api-token", "maxreplicas", "storage_path", "kuberay **v1.5.1 to v1.7.0**", "autoscaler v2",
+                 "readonlyrootfilesystem: true", "kubectl apply -k k8s/cluster/", "kubernetes-client"):
         assert word in text, word
 
 
