@@ -142,6 +142,28 @@ def json_pointer_apply(doc: Any, op: dict[str, Any]) -> None:
         raise ValueError(op["op"])
 
 
+
+def resources(directory: Path = K8S) -> dict[tuple[str, str], dict[str, Any]]:
+    """(kind, name) -> document for the resources a kustomization lists, as written."""
+    return {(d["kind"], d["metadata"]["name"]): d for r in kustomization(directory)["resources"]
+            for d in load_docs(directory / r)}
+
+
+def patched(directory: Path = K8S) -> dict[tuple[str, str], dict[str, Any]]:
+    """The kustomization's documents with its JSON patches applied in Python (what kubectl kustomize gives, images
+    aside): KeyError/IndexError when a patch path does not exist, AssertionError when a target matches nothing."""
+    import copy
+    docs = copy.deepcopy(resources(directory))
+    for p in kustomization(directory).get("patchesJson6902", []):
+        t = p["target"]
+        targets = [k for k in docs if k[0] == t["kind"] and k[1] == t["name"]
+                   and docs[k]["apiVersion"] == "/".join(x for x in (t.get("group"), t["version"]) if x)]
+        assert targets, f"patch target {t} matches no resource"
+        for op in yaml.safe_load((directory / p["path"]).read_text(encoding="utf-8")):
+            for k in targets:
+                json_pointer_apply(docs[k], op)
+    return docs
+
 # ---------------------------------------------------------------- kubectl kustomize (the real renderer)
 
 def kubectl() -> str | None:

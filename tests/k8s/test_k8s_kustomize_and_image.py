@@ -12,12 +12,11 @@ import tomllib
 import jsonschema
 import kubernetes_validate
 import pytest
-import yaml
 
 from tests.k8s.kuberay_rules import violations
 from tests.k8s.manifests import (
     K8S, ROOT, KUBERAY_KINDS, json_pointer_apply, kuberay_schema, kustomization, kustomization_dirs, load_docs,
-    manifest_files, pinned_ray_version, pod_templates,
+    manifest_files, patched, pinned_ray_version, pod_templates, resources,
 )
 
 KUST_DIRS = kustomization_dirs()
@@ -26,15 +25,10 @@ DOCKERFILE = (ROOT / "deploy" / "Dockerfile").read_text()
 
 # ---------------------------------------------------------------- kustomization
 
-def _resources(directory=K8S):
-    return {(d["kind"], d["metadata"]["name"]): d for r in kustomization(directory)["resources"]
-            for d in load_docs(directory / r)}
-
-
 def test_kustomizations_are_the_default_set_and_the_opt_in_cluster():
     assert [d.relative_to(K8S).as_posix() for d in KUST_DIRS] == [".", "cluster"]
-    assert ("RayCluster", "raytp-cluster") in _resources(K8S / "cluster")
-    assert ("RayCluster", "raytp-cluster") not in _resources(K8S), "the long-lived cluster is opt-in"
+    assert ("RayCluster", "raytp-cluster") in resources(K8S / "cluster")
+    assert ("RayCluster", "raytp-cluster") not in resources(K8S), "the long-lived cluster is opt-in"
 
 
 @pytest.mark.parametrize("directory", KUST_DIRS, ids=lambda d: d.relative_to(K8S).as_posix())
@@ -43,7 +37,7 @@ def test_kustomization_resources_exist_and_parse(directory):
     assert kust["apiVersion"].startswith("kustomize.config.k8s.io/") and kust["kind"] == "Kustomization"
     for r in kust["resources"]:
         p = (directory / r).resolve()
-        assert p.is_file() and p.parent == directory.resolve(), f"{r}: kustomize only loads files in or below {directory}"
+        assert p.is_file() and p.parent == directory.resolve(), f"{r}: kustomize loads files in or below {directory}"
         assert load_docs(p)
     # fields kubectl 1.20's kustomize (v2.0.3, Debian's kubernetes-client) does not read would be dropped or fail
     assert set(kust) <= {"apiVersion", "kind", "resources", "images", "patchesJson6902"}, sorted(kust)
@@ -64,27 +58,12 @@ def test_kustomizations_map_images_alike_and_cover_every_container():
     for i in images[0]:
         assert i.get("newName") or i.get("newTag"), i
     for directory in KUST_DIRS:
-        for (kind, name), d in _resources(directory).items():
+        for (kind, name), d in resources(directory).items():
             if kind not in KUBERAY_KINDS:
                 continue
             for _, tpl in pod_templates(d):
                 for c in tpl["spec"].get("initContainers", []) + tpl["spec"]["containers"]:
                     assert c["image"].split(":")[0] in mapped, f"{kind}/{name}: {c['image']} not set by kustomization"
-
-
-def patched(directory=K8S):
-    """The kustomization's documents with its JSON patches applied in Python (what kubectl kustomize should give,
-    images aside): KeyError/IndexError when a patch path does not exist."""
-    docs = copy.deepcopy(_resources(directory))
-    for p in kustomization(directory).get("patchesJson6902", []):
-        t = p["target"]
-        targets = [k for k in docs if k[0] == t["kind"] and k[1] == t["name"]
-                   and docs[k]["apiVersion"] == "/".join(x for x in (t.get("group"), t["version"]) if x)]
-        assert targets, f"patch target {t} matches no resource"
-        for op in yaml.safe_load((directory / p["path"]).read_text()):
-            for k in targets:
-                json_pointer_apply(docs[k], op)
-    return docs
 
 
 @pytest.mark.parametrize("directory", KUST_DIRS, ids=lambda d: d.relative_to(K8S).as_posix())
@@ -102,7 +81,7 @@ def test_kustomize_patches_hit_existing_fields_and_keep_manifests_valid(director
 
 
 def test_a_patch_on_a_missing_path_is_caught():
-    doc = copy.deepcopy(_resources()[("RayJob", "raytp-search")])
+    doc = copy.deepcopy(resources()[("RayJob", "raytp-search")])
     with pytest.raises((KeyError, IndexError)):
         json_pointer_apply(doc, {"op": "replace", "path": "/spec/rayClusterSpec/workerGroupSpecs/3/maxReplicas",
                                  "value": 2})

@@ -112,8 +112,9 @@ JOB_CASES = {
     "interactive mode with retries": (lambda s: s.update(submissionMode="InteractiveMode", backoffLimit=2),
                                       "incompatible with InteractiveMode"),
     "neither cluster spec nor selector": (lambda s: s.pop("rayClusterSpec"), "one of rayClusterSpec"),
-    "suspended cluster selector": (lambda s: (s.pop("rayClusterSpec"), s.update(
-        suspend=True, clusterSelector={"ray.io/cluster": "raytp-cluster"})), "clusterSelector mode cannot be suspended"),
+    "suspended cluster selector": (
+        lambda s: (s.pop("rayClusterSpec"), s.update(suspend=True, clusterSelector={"ray.io/cluster": "raytp-cluster"})),
+        "clusterSelector mode cannot be suspended"),
 }
 
 

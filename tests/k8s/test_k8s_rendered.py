@@ -18,8 +18,7 @@ from tests.k8s.hardening import (
     container_contexts, hardening_violations, image_env, ray_container_writes, resolve_writers,
 )
 from tests.k8s.kuberay_rules import violations
-from tests.k8s.manifests import K8S, KUBERAY_KINDS, ROOT, kubectl, kustomization_dirs, render
-from tests.k8s.test_k8s_kustomize_and_image import patched
+from tests.k8s.manifests import K8S, KUBERAY_KINDS, ROOT, kubectl, kustomization_dirs, patched, render
 
 if kubectl() is None:
     if os.environ.get("CI"):
