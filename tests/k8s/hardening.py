@@ -175,17 +175,13 @@ def unwritable(paths: dict[str, str], mounts: list[str]) -> list[str]:
 
 
 def ray_container_writes(doc: dict[str, Any], writers: dict[str, str]) -> list[str]:
-    """For every container of a KubeRay document that runs the raytp image (head, workers, the job submitter) and
-    the autoscaler sidecar (/tmp only: it runs Ray's autoscaler, no model code): the writers it cannot write."""
+    """For every container of a KubeRay document that runs the raytp image's Python (head, workers, the job
+    submitter, and the autoscaler sidecar, which KubeRay runs on the head's image): the writers it cannot write."""
     out = []
     templates = dict(_pod_templates_any(doc))
     for where, c, _ in container_contexts(doc):
         tpl = templates[where.split("/")[0]]
-        if where.endswith("/autoscaler"):
-            needed = {k: v for k, v in writers.items() if k == "python tempfile"}
-        elif c in tpl["spec"].get("initContainers", []):
+        if c in tpl["spec"].get("initContainers", []):
             continue  # init containers run a shell loop: no writes
-        else:
-            needed = writers
-        out += [f"{where}: {u}" for u in unwritable(needed, writable_mounts(tpl, c))]
+        out += [f"{where}: {u}" for u in unwritable(writers, writable_mounts(tpl, c))]
     return out
