@@ -18,7 +18,7 @@ from tests.k8s.hardening import (
     container_contexts, hardening_violations, image_env, ray_container_writes, resolve_writers,
 )
 from tests.k8s.kuberay_rules import violations
-from tests.k8s.manifests import K8S, KUBERAY_KINDS, ROOT, kubectl, kustomization_dirs, patched, render
+from tests.k8s.manifests import K8S, KUBERAY_KINDS, ROOT, kubectl, kustomization_dirs, patched, pod_templates, render
 
 if kubectl() is None:
     if os.environ.get("CI"):
@@ -165,3 +165,23 @@ def test_every_rendered_image_is_one_the_dockerfile_builds(doc):
         assert (repo.rsplit("/", 1)[-1], tag) in builds, f"{where}: {c['image']} is not built by deploy/Dockerfile"
         gpu = "nvidia.com/gpu" in (c.get("resources") or {}).get("limits", {})
         assert builds[("raytp", tag)] == ("gpu" if gpu else "cpu"), f"{where}: {c['image']}"
+
+
+# ---------------------------------------------------------------- the opt-in cluster's dependencies
+
+def test_the_readmes_selectors_create_exactly_what_the_cluster_mounts():
+    """k8s/README.md section 7 creates the ConfigMap and the volume with `kubectl apply -k k8s/ -l KEY=VALUE`:
+    those selectors must pick exactly the objects k8s/cluster/ mounts, and no job or service."""
+    selected = set()
+    for key, value in re.findall(r"kubectl apply -k k8s/ -l ([\w./-]+)=([\w.-]+)", (K8S / "README.md").read_text()):
+        selected |= {(d["kind"], d["metadata"]["name"]) for d in RENDERED["."]
+                     if d["metadata"].get("labels", {}).get(key) == value}
+    needed = set()
+    for d in RENDERED["cluster"]:
+        for _, tpl in pod_templates(d):
+            for v in tpl["spec"].get("volumes", []):
+                if "configMap" in v:
+                    needed.add(("ConfigMap", v["configMap"]["name"]))
+                if "persistentVolumeClaim" in v:
+                    needed.add(("PersistentVolumeClaim", v["persistentVolumeClaim"]["claimName"]))
+    assert needed and selected == needed, (selected, needed)
