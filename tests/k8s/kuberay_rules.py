@@ -73,8 +73,9 @@ def cluster_spec_violations(cs: dict[str, Any], at: str) -> list[str]:
         if idle is not None and not v2 and not env_v2:
             out.append(f"{at}.{name}.idleTimeoutSeconds: set, but autoscaler v2 is not enabled "
                        "(autoscalerOptions.version: v2)")
-        if g.get("suspend") and autoscaling:
-            out.append(f"{at}.{name}.suspend: a worker group cannot be suspended with the autoscaler enabled")
+        if g.get("suspend"):
+            out.append(f"{at}.{name}.suspend: needs the RayJobDeletionPolicy feature gate (off by default)"
+                       + (", and is refused with the autoscaler enabled" if autoscaling else ""))
     if not autoscaling and env_v2:
         out.append(f"{at}.headGroupSpec: {_V2_ENV} set while enableInTreeAutoscaling is false")
     if autoscaling and (cs.get("autoscalerOptions") or {}).get("version") and _V2_ENV in head_env:
@@ -104,6 +105,10 @@ def rayjob_violations(doc: dict[str, Any]) -> list[str]:
         out.append("spec.suspend: only a RayJob with shutdownAfterJobFinishes: true may be suspended")
     if spec.get("ttlSecondsAfterFinished", 0) < 0:
         out.append("spec.ttlSecondsAfterFinished: must be non-negative")
+    if not spec.get("shutdownAfterJobFinishes") and spec.get("ttlSecondsAfterFinished", 0) > 0:
+        out.append("spec.ttlSecondsAfterFinished: only with shutdownAfterJobFinishes: true")
+    if "deletionStrategy" in spec:
+        out.append("spec.deletionStrategy: needs the RayJobDeletionPolicy feature gate (off by default)")
     selector = spec.get("clusterSelector") or {}
     if spec.get("suspend") and selector:
         out.append("spec.suspend: the clusterSelector mode cannot be suspended")
@@ -133,6 +138,14 @@ def rayservice_violations(doc: dict[str, Any]) -> list[str]:
     kind = (spec.get("upgradeStrategy") or {}).get("type")
     if kind is not None and kind not in _UPGRADE_TYPES:
         out.append(f"spec.upgradeStrategy.type: {kind} not one of {', '.join(_UPGRADE_TYPES)}")
+    if kind == "NewClusterWithIncrementalUpgrade":
+        if not spec["rayClusterConfig"].get("enableInTreeAutoscaling"):
+            out.append("spec.upgradeStrategy: NewClusterWithIncrementalUpgrade needs the autoscaler")
+        if not (spec["upgradeStrategy"].get("clusterUpgradeOptions") or {}).get("gatewayClassName"):
+            out.append("spec.upgradeStrategy.clusterUpgradeOptions: required (with gatewayClassName) for "
+                       "NewClusterWithIncrementalUpgrade")
+    if spec.get("rayClusterDeletionDelaySeconds", 0) < 0:
+        out.append("spec.rayClusterDeletionDelaySeconds: must be non-negative")
     return out
 
 
@@ -143,6 +156,10 @@ def metadata_violations(doc: dict[str, Any]) -> list[str]:
         out.append(f"metadata.name: {kind} names are at most {MAX_NAME[kind]} characters")
     if not _DNS1035.fullmatch(name):
         out.append(f"metadata.name: {name!r} is not a DNS-1035 label")
+    timeout = (doc["metadata"].get("annotations") or {}).get("ray.io/initializing-timeout")
+    positive = re.fullmatch(r"\d+|(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+", timeout or "") and re.search(r"[1-9]", timeout)
+    if kind == "RayService" and timeout and not positive:  # Go's time.ParseDuration, or whole seconds, above 0
+        out.append(f"metadata.annotations[ray.io/initializing-timeout]: {timeout!r} is not a positive duration")
     return out
 
 

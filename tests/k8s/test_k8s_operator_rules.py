@@ -81,7 +81,7 @@ CLUSTER_CASES = {
     "minReplicas above maxReplicas": (lambda cs: _worker(cs).update(minReplicas=5, maxReplicas=2),
                                       "minReplicas 5 greater than maxReplicas 2"),
     "negative idle timeout": (lambda cs: _worker(cs).update(idleTimeoutSeconds=-1), "must be non-negative"),
-    "suspended worker group with autoscaler": (lambda cs: _worker(cs).update(suspend=True), ".suspend"),
+    "suspended worker group": (lambda cs: _worker(cs).update(suspend=True), ".suspend: needs the RayJobDeletionPolicy"),
     "resources in rayStartParams and resources": (
         lambda cs: _worker(cs).update(rayStartParams={"num-gpus": "1"}, resources={"GPU": "1"}), "both rayStartParams"),
     "token auth on an old Ray": (lambda cs: cs.update(rayVersion="2.51.0"), "needs Ray >= 2.52.0"),
@@ -112,6 +112,9 @@ JOB_CASES = {
     "interactive mode with retries": (lambda s: s.update(submissionMode="InteractiveMode", backoffLimit=2),
                                       "incompatible with InteractiveMode"),
     "neither cluster spec nor selector": (lambda s: s.pop("rayClusterSpec"), "one of rayClusterSpec"),
+    "ttl without shutdown": (lambda s: s.update(shutdownAfterJobFinishes=False), "only with shutdownAfterJobFinishes"),
+    "deletion strategy without its feature gate": (
+        lambda s: s.update(deletionStrategy={"deletionRules": []}), "spec.deletionStrategy: needs the RayJobDeletion"),
     "suspended cluster selector": (
         lambda s: (s.pop("rayClusterSpec"), s.update(suspend=True, clusterSelector={"ray.io/cluster": "raytp-cluster"})),
         "clusterSelector mode cannot be suspended"),
@@ -142,9 +145,22 @@ def test_names_the_operator_cannot_use_are_rejected(name, expected):
     assert any(expected in v for v in violations(bad))
 
 
-def test_rayservice_rules():
+@pytest.mark.parametrize("mutate,expected", [
+    (lambda s: s["upgradeStrategy"].update(type="Rolling"), "upgradeStrategy.type: Rolling"),
+    (lambda s: s["rayClusterConfig"]["headGroupSpec"].update(headService={"metadata": {"name": "mine"}}),
+     "headService.metadata.name"),
+    (lambda s: s["upgradeStrategy"].update(type="NewClusterWithIncrementalUpgrade"), "clusterUpgradeOptions: required"),
+    (lambda s: s.update(rayClusterDeletionDelaySeconds=-5), "rayClusterDeletionDelaySeconds"),
+], ids=["upgrade type", "head service name", "incremental upgrade options", "deletion delay"])
+def test_a_rayservice_that_breaks_a_rule_is_rejected(mutate, expected):
     bad = copy.deepcopy(SERVICE)
-    bad["spec"]["upgradeStrategy"]["type"] = "Rolling"
-    bad["spec"]["rayClusterConfig"]["headGroupSpec"]["headService"] = {"metadata": {"name": "mine"}}
+    mutate(bad["spec"])
     found = violations(bad)
-    assert any("upgradeStrategy.type" in v for v in found) and any("headService.metadata.name" in v for v in found)
+    assert any(expected in v for v in found), found
+
+
+@pytest.mark.parametrize("value,ok", [("5m", True), ("1h30m", True), ("600", True), ("0", False), ("0s", False), ("soon", False)])
+def test_the_initializing_timeout_annotation_must_be_a_positive_duration(value, ok):
+    doc = copy.deepcopy(SERVICE)
+    doc["metadata"].setdefault("annotations", {})["ray.io/initializing-timeout"] = value
+    assert (violations(doc) == []) is ok
