@@ -31,6 +31,8 @@ def _head_scratch() -> list[str]:
 def _namespace_available() -> str | None:
     if shutil.which("unshare") is None:
         return "no unshare(1)"
+    if not os.path.isdir("/home"):
+        return "no /home to mount the image's home on"
     r = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c",
                         "mount -t tmpfs probe /mnt && mount -o remount,bind,ro / && ! touch /.raytp-ro-probe"],
                        capture_output=True, text=True, timeout=60, check=False)
