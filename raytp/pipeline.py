@@ -25,13 +25,8 @@ from raytp.predict import TransferPredictor, build_pruning_plan
 from raytp.profiling.pair_features import pair_features
 from raytp.profiling.signatures import load_signatures, probe_fingerprint
 from raytp.profiling.textemb import task_vectors, textemb_table
-from raytp.stages import read_single_task, signature_path
-from raytp.store import RunDir
-
-PAIR_FEATURES = "pair_features.parquet"
-PAIR_PREDICTIONS = "pair_predictions.parquet"
-PREDICTOR = "predictor.json"
-PRUNING = "pruning.json"
+from raytp.rundir import RunDir, read_single_task, signature_path
+from raytp.rundir.names import PAIR_FEATURES, PAIR_PREDICTIONS, PREDICTOR, PRUNING, SEARCH_FULL, SEARCH_PRUNED
 BASELINE_COLUMNS = {"random": "random", "label_phi": "label_phi", "textemb": "textemb", "logme": "logme"}
 
 
@@ -65,7 +60,7 @@ def knowledge_base(paths: list[str]) -> pd.DataFrame:
         run = RunDir(p)
         feats = run.read_parquet(PAIR_FEATURES)
         per_run = [feats.merge(pair_truth(run.read_parquet(rel)), on=["source", "target"])
-                   for rel in ("search_full.parquet", "search_pruned.parquet") if run.has(rel)]
+                   for rel in (SEARCH_FULL, SEARCH_PRUNED) if run.has(rel)]
         if per_run:  # a pair searched by both searches of one run counts once (the full search's outcome);
             # runs are kept apart: the same task names in another run (other data, other corpus) are other pairs
             frames.append(pd.concat(per_run, ignore_index=True).drop_duplicates(["source", "target"], keep="first"))
