@@ -25,16 +25,17 @@ from raytp.predict import TransferPredictor, build_pruning_plan
 from raytp.profiling.pair_features import pair_features
 from raytp.profiling.signatures import load_signatures, probe_fingerprint
 from raytp.profiling.textemb import task_vectors, textemb_table
-from raytp.rundir import RunDir, read_single_task, signature_path
-from raytp.rundir.names import PAIR_FEATURES, PAIR_PREDICTIONS, PREDICTOR, PRUNING, SEARCH_FULL, SEARCH_PRUNED
+from raytp.rundir import RunDir, signature_path
+from raytp.rundir.names import PAIR_FEATURES, PAIR_PREDICTIONS, PREDICTOR, SEARCH_FULL, SEARCH_PRUNED
+from raytp.rundir.records import PruningPlan, read_single_task, write_pruning_plan
 BASELINE_COLUMNS = {"random": "random", "label_phi": "label_phi", "textemb": "textemb", "logme": "logme"}
 
 
 def features_stage(cfg: ExperimentConfig, ds: MultiTaskDataset, run: RunDir) -> dict[str, Any]:
     """Compute and write the pair feature table; returns its cost in seconds."""
     start = time.perf_counter()
-    single = read_single_task(run)["tasks"]
-    tasks = [t for t in cfg.data.tasks if t in single]
+    summary = read_single_task(run)
+    single, tasks = summary.tasks, summary.trained(cfg.data.tasks)
     probe = probe_indices(ds, cfg.data)
     expected = probe_fingerprint(probe, ds.fingerprint())
     sigs = {}
@@ -82,7 +83,7 @@ def fit_predictor(cfg: ExperimentConfig, features: pd.DataFrame,
 
 def predict_stage(cfg: ExperimentConfig, run: RunDir, labelled: pd.DataFrame | None = None,
                   exclude: set[tuple[str, str]] | None = None, spent_trials: int = 0,
-                  margin: float = 0.01, outcomes: pd.DataFrame | None = None) -> dict[str, Any]:
+                  margin: float = 0.01, outcomes: pd.DataFrame | None = None) -> PruningPlan:
     """Score every pair, keep the promising ones, write predictions and the pruning plan.
 
     ``exclude`` are pairs already searched (e.g. calibration pairs): not searched again."""
@@ -95,21 +96,19 @@ def predict_stage(cfg: ExperimentConfig, run: RunDir, labelled: pd.DataFrame | N
     candidates = scored
     if exclude:
         candidates = scored[[(s, t) not in exclude for s, t in zip(scored["source"], scored["target"])]]
-    single = read_single_task(run)["tasks"]
-    plan = build_pruning_plan(candidates, cfg.search.grid, cfg.prune,
-                              single={t: s["hyperparameters"] for t, s in single.items()}, outcomes=outcomes,
+    plan = build_pruning_plan(candidates, cfg.search.grid, cfg.prune, single=read_single_task(run).tasks, outcomes=outcomes,
                               margin=margin, predictor=predictor.to_dict() | {"fallback": predictor.fallback_},
                               spent_trials=spent_trials)
-    kept = {(q["source"], q["target"]) for q in plan["pairs"]}
+    kept = {(q["source"], q["target"]) for q in plan.pairs}
     scored["kept"] = [(s, t) in kept for s, t in zip(scored["source"], scored["target"])]
     scored["calibration"] = [(s, t) in (exclude or set()) for s, t in zip(scored["source"], scored["target"])]
     for name, col in BASELINE_COLUMNS.items():
         if col in features:
             scored[f"score_{name}"] = features[col].to_numpy(float)
-    plan["predictor_s"] = time.perf_counter() - start
+    plan.predictor_s = time.perf_counter() - start
     run.write_parquet(PAIR_PREDICTIONS, scored)
     run.write_text(PREDICTOR, predictor.to_json())
-    run.write_json(PRUNING, plan)
+    write_pruning_plan(run, plan)
     return plan
 
 

@@ -21,7 +21,8 @@ from raytp.config import ExperimentConfig, config_from_dict
 from raytp.data.dataset import MultiTaskDataset
 from raytp.errors import RaytpError
 from raytp.runtime.cluster import check_fits
-from raytp.rundir.names import SINGLE_TASK, checkpoint_path, signature_path, task_runs_path, task_summary_path
+from raytp.rundir.names import checkpoint_path, signature_path, task_runs_path, task_summary_path
+from raytp.rundir.records import SingleTaskSummary, write_single_task
 from raytp.rundir import RunDir
 
 
@@ -79,7 +80,7 @@ def _resources(cfg: ExperimentConfig) -> dict[str, float]:
 
 
 def run_single_task_stage(cfg: ExperimentConfig, ds: MultiTaskDataset, run: RunDir, resume: bool = False,
-                          progress: bool = True) -> dict[str, Any]:
+                          progress: bool = True) -> SingleTaskSummary:
     """Train every configured task on Ray actors; write per-task artifacts and ``single_task.json``."""
     start = time.perf_counter()
     done: dict[str, dict[str, Any]] = {}
@@ -135,19 +136,11 @@ def run_single_task_stage(cfg: ExperimentConfig, ds: MultiTaskDataset, run: RunD
     for a in actors:
         ray.kill(a)
     ordered = {t: done[t] for t in cfg.data.tasks if t in done}
-    out = {
-        "tasks": ordered,
-        "failed": failed,
-        "attempts": attempts,
-        "wall_s": time.perf_counter() - start,
-        "compute_s": sum(s["compute_s"] for s in ordered.values()),
-        "workers": workers,
-        "seeds": cfg.seeds(),
-        "config_fingerprint": cfg.fingerprint(),
-        "data_fingerprint": ds.fingerprint(),
-        "backend": cfg.backend.name,
-    }
-    run.write_json(SINGLE_TASK, out)
+    out = SingleTaskSummary(tasks=ordered, failed=failed, attempts=attempts, wall_s=time.perf_counter() - start,
+                            compute_s=sum(s["compute_s"] for s in ordered.values()), workers=workers,
+                            seeds=cfg.seeds(), config_fingerprint=cfg.fingerprint(), data_fingerprint=ds.fingerprint(),
+                            backend=cfg.backend.name)
+    write_single_task(run, out)
     if failed and not ordered:
         raise RaytpError(f"every task failed; first: {next(iter(failed.items()))}")
     return out

@@ -78,10 +78,10 @@ def trial_configs(pairs: list[tuple[str, str]], points: list[dict[str, Any]]) ->
             for p in points for t in targets]
 
 
-def full_space(cfg: ExperimentConfig, single_task: dict[str, Any]) -> list[dict[str, Any]]:
+def full_space(cfg: ExperimentConfig, single: dict[str, Any]) -> list[dict[str, Any]]:
     """Every ordered pair of the config's tasks x every grid point, checked against the single-task results."""
     tasks = list(cfg.data.tasks)
-    missing = [t for t in tasks if t not in single_task.get("tasks", {})]
+    missing = [t for t in tasks if t not in single]
     if missing:
         raise RunDirError(f"single_task.json: no single-task result for task(s) {missing}; re-run `raytp train`")
     return trial_configs(ordered_pairs(tasks), grid_points(cfg.search.grid))
