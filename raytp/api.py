@@ -13,9 +13,7 @@ from typing import Any
 
 from raytp.config import ExperimentConfig, load_config
 from raytp.data import load_experiment_data
-from raytp.rundir import check_run_dir, load_run_config, prepare_run_dir
-from raytp.rundir import RunDir, names
-from raytp.rundir.records import SingleTaskSummary
+from raytp.rundir import RunDir, SingleTaskSummary, check_run_dir, load_run_config, names, prepare_run_dir
 
 __all__ = ["load_config", "train", "read_results", "run_config"]
 

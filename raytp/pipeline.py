@@ -21,14 +21,14 @@ from raytp.config import ExperimentConfig
 from raytp.data.dataset import MultiTaskDataset
 from raytp.data.subsets import probe_indices
 from raytp.errors import RunDirError
-from raytp.predict import TransferPredictor, build_pruning_plan
+from raytp.predict import BASELINES, TransferPredictor, build_pruning_plan
 from raytp.profiling.pair_features import pair_features
 from raytp.profiling.signatures import load_signatures, probe_fingerprint
 from raytp.profiling.textemb import task_vectors, textemb_table
 from raytp.rundir import RunDir, signature_path
 from raytp.rundir.names import PAIR_FEATURES, PAIR_PREDICTIONS, PREDICTOR, SEARCH_FULL, SEARCH_PRUNED
 from raytp.rundir.records import PruningPlan, read_single_task, write_pruning_plan
-BASELINE_COLUMNS = {"random": "random", "label_phi": "label_phi", "textemb": "textemb", "logme": "logme"}
+from raytp.search.space import ordered_pairs
 
 
 def features_stage(cfg: ExperimentConfig, ds: MultiTaskDataset, run: RunDir) -> dict[str, Any]:
@@ -102,7 +102,7 @@ def predict_stage(cfg: ExperimentConfig, run: RunDir, labelled: pd.DataFrame | N
     kept = {(q["source"], q["target"]) for q in plan.pairs}
     scored["kept"] = [(s, t) in kept for s, t in zip(scored["source"], scored["target"])]
     scored["calibration"] = [(s, t) in (exclude or set()) for s, t in zip(scored["source"], scored["target"])]
-    for name, col in BASELINE_COLUMNS.items():
+    for name, col in BASELINES.items():
         if col in features:
             scored[f"score_{name}"] = features[col].to_numpy(float)
     plan.predictor_s = time.perf_counter() - start
@@ -117,7 +117,7 @@ def calibration_sample(tasks: list[str], n: int, seed: int) -> list[tuple[str, s
 
     At most a quarter of all pairs: calibrating on most of the space would be the full search."""
     rng = np.random.default_rng(seed + 101)
-    pairs = [(s, t) for t in tasks for s in tasks if s != t]
+    pairs = [(s, t) for t, s in ordered_pairs(tasks)]  # target-major
     n = min(n, max(1, len(pairs) // 4))
     order = rng.permutation(len(pairs))
     chosen, per_target = [], {t: 0 for t in tasks}

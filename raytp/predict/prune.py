@@ -4,7 +4,7 @@ Policies over pairs scored with P(beneficial):
 - ``threshold``: every pair with probability >= threshold.
 - ``top_k``: the k most probable sources of each target.
 - ``budget``: the most probable pairs while kept pairs x trials per pair stays within
-  ``budget_fraction`` of the full search's trials (pairs x grid points), minus trials already
+  ``budget_fraction`` of the full search's trials (pairs x ``search.space.grid_points``), minus trials already
   spent (e.g. on calibration pairs).
 
 Space narrowing: grid values whose mean gain over earlier results (calibration trials, validation
@@ -25,6 +25,7 @@ import pandas as pd
 from raytp.config import PruneConfig
 from raytp.errors import PredictorError
 from raytp.rundir.records import PruningPlan
+from raytp.search.space import grid_points
 
 POLICIES = ("threshold", "top_k", "budget")
 
@@ -39,10 +40,6 @@ def _check_scored(scored: pd.DataFrame) -> pd.DataFrame:
         raise PredictorError("scored pairs contain a non-finite probability")
     # most probable first; ties by source, target for determinism
     return scored.sort_values(["probability", "source", "target"], ascending=[False, True, True], kind="stable")
-
-
-def grid_points(grid: Mapping[str, list]) -> int:
-    return int(math.prod(len(v) for v in grid.values())) if grid else 1
 
 
 def select_pairs(scored: pd.DataFrame, policy: str, *, threshold: float = 0.5, top_k: int = 1,
@@ -120,7 +117,7 @@ def build_pruning_plan(scored: pd.DataFrame, grid: Mapping[str, list], cfg: Prun
                        spent_trials: int = 0) -> PruningPlan:
     """The pruning plan (RUN_DIR/pruning.json): kept pairs, narrowed space, trial count, policy, predictor.
     ``single``: the per-task single-task summaries (their ``hyperparameters`` give the warm starts)."""
-    full_trials = len(scored) * grid_points(grid)
+    full_trials = len(scored) * len(grid_points(grid))  # sequential points take no source_weight
     pairs = select_pairs(scored, cfg.policy, threshold=cfg.threshold, top_k=cfg.top_k,
                          budget_fraction=cfg.budget_fraction, trials_per_pair=cfg.trials_per_pair,
                          full_trials=full_trials, spent_trials=spent_trials)
@@ -128,7 +125,7 @@ def build_pruning_plan(scored: pd.DataFrame, grid: Mapping[str, list], cfg: Prun
     space = {hp: [v for v in values if v not in dropped.get(hp, [])] for hp, values in grid.items()}
     for p in pairs:
         p["warm_start"] = warm_start(space, (single or {}).get(p["target"], {}).get("hyperparameters"))
-    per_pair = min(cfg.trials_per_pair, grid_points(space))
+    per_pair = min(cfg.trials_per_pair, len(grid_points(space)))
     return PruningPlan(
         pairs=pairs, space=space, dropped=dropped, num_samples=len(pairs) * per_pair, pairs_total=int(len(scored)),
         full_trials=full_trials,

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from raytp.config import compute_units
 from raytp.predict.evaluate import ndcg_at_k, regret_at_k
 
 
@@ -228,8 +229,8 @@ def compare(single: dict[str, dict], full: pd.DataFrame, pruned: pd.DataFrame, p
 
 
 def _units(summary: dict) -> float:
-    res = summary.get("resources", {"CPU": 1.0, "GPU": 0.0})
-    return res["GPU"] if res.get("GPU", 0) > 0 else res.get("CPU", 1.0)
+    res = summary.get("resources", {})
+    return compute_units(res.get("CPU", 1.0), res.get("GPU", 0.0))
 
 
 # -- rendering --------------------------------------------------------------------------------------

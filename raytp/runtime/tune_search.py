@@ -22,42 +22,18 @@ import ray
 from ray import tune
 from ray.tune.schedulers import ASHAScheduler, TrialScheduler
 
-from raytp.config import ExperimentConfig, config_from_dict
+from raytp.config import ExperimentConfig, compute_units, config_from_dict
 from raytp.data.dataset import MultiTaskDataset
 from raytp.errors import RaytpError
-from raytp.runtime.cluster import check_fits
+from raytp.runtime.cluster import check_fits, worker_data
 from raytp.search.outcomes import OK, add_gains, label_rows, noise_margin, pair_outcomes, pooled_seed_sd, summarize
 from raytp.search.space import first_point, full_space, hp_columns, resolve_point
 from raytp.rundir import RunDir, names
 
-_PROCESS_DATA: dict[tuple, tuple[MultiTaskDataset, Any, Any]] = {}
 COLUMNS = ["trial_id", "source", "target", "hp_mode", "hp_lr", "hp_lr_scale", "hp_epochs", "hp_source_weight",
            "f1_val", "f1_test", "f1_val_sd", "f1_test_sd", "precision_test", "recall_test", "baseline_f1_val",
            "baseline_f1_test", "gain", "gain_val", "beneficial", "harmful", "status", "error", "stopped_early",
            "epochs_run", "best_epoch", "train_s", "compute_s", "wall_s", "node_id"]
-
-
-def resource_units(cfg: ExperimentConfig) -> float:
-    """What one trial-second costs: GPU fraction when GPUs are requested, else CPUs."""
-    r = cfg.resources
-    return r.gpus_per_worker if r.gpus_per_worker > 0 else r.cpus_per_worker
-
-
-def _process_data(cfg: ExperimentConfig, ds_box: list[Any]) -> tuple[MultiTaskDataset, Any, Any]:
-    """Dataset, backend and features for this worker process (fetched and featurised once per process)."""
-    import torch
-
-    from raytp.models.encoders import pick_device
-    from raytp.models.registry import make_backend
-    torch.set_num_threads(max(1, int(cfg.resources.cpus_per_worker)))
-    device = pick_device(cfg.resources.gpus_per_worker)
-    key = (ds_box[0].hex(), cfg.backend.model_dump_json(), device)
-    if key not in _PROCESS_DATA:
-        _PROCESS_DATA.clear()
-        ds = ray.get(ds_box[0])
-        backend = make_backend(cfg.backend, device)
-        _PROCESS_DATA[key] = (ds, backend, backend.featurize(ds.texts))
-    return _PROCESS_DATA[key]
 
 
 def _pair_trial(config: dict[str, Any], *, cfg_dict: dict[str, Any], ds_box: list[Any],
@@ -75,7 +51,7 @@ def _pair_trial(config: dict[str, Any], *, cfg_dict: dict[str, Any], ds_box: lis
         point = {k: v for k, v in config.items() if k != "pair"}
     if f"{source}>{target}" in fail_on:
         raise RuntimeError(f"injected failure for {source}>{target}")
-    ds, backend, features = _process_data(cfg, ds_box)
+    ds, backend, features = worker_data(cfg, ds_box)
     resolved = resolve_point(point, baselines[target], cfg)
     trainer = PairTrainer(backend, features, ds, cfg, source, target, resolved, cfg.seeds(),
                           baseline_f1_val=baselines[target]["f1_val"])
@@ -197,7 +173,7 @@ def _run_tuner(cfg: ExperimentConfig, ds: MultiTaskDataset, single: dict[str, An
 def _row(result: Any, trial_id: str, source: str, target: str, point: dict[str, Any], cfg: ExperimentConfig,
          baselines: dict[str, Any]) -> dict[str, Any]:
     m = dict(result.metrics or {})
-    units = resource_units(cfg)
+    units = compute_units(cfg.resources.cpus_per_worker, cfg.resources.gpus_per_worker)
     row: dict[str, Any] = {"trial_id": trial_id, "source": source, "target": target}
     try:
         row.update(hp_columns(point, resolve_point(point, baselines[target], cfg)))
@@ -262,7 +238,7 @@ def run_pruned_search(cfg: ExperimentConfig, ds: MultiTaskDataset, single: dict[
     """Optuna (TPE, seeded) + ASHA over the kept pairs and a narrowed space; writes search_pruned.*.
 
     The metric is the seed-mean validation gain over the target's single-task baseline, comparable
-    across targets. ``space`` maps hyperparameter names (see ``raytp.search.space.HP_NAMES``) to
+    across targets. ``space`` maps hyperparameter names (see ``raytp.config.GRID_KEYS``) to
     candidate values."""
     from optuna.samplers import TPESampler
     from ray.tune.search.optuna import OptunaSearch
@@ -334,7 +310,7 @@ def _replicate_target(cfg_dict: dict[str, Any], ds_box: list[Any], target: str, 
     from raytp.search.pairs import PairTrainer, shuffled_labels
     start = time.perf_counter()
     cfg = config_from_dict(cfg_dict)
-    ds, backend, features = _process_data(cfg, ds_box)
+    ds, backend, features = worker_data(cfg, ds_box)
     fresh = [cfg.seed + 1000 + i for i in range(cfg.train.seeds)]
     lr = float((target_summary.get("hyperparameters") or {}).get("lr", cfg.train.lr))
     base = float(np.mean([train_single(backend, features, ds, target, cfg, lr, s).metrics["f1_test"] for s in fresh]))
@@ -379,4 +355,4 @@ def replicate_pairs(cfg: ExperimentConfig, ds: MultiTaskDataset, single: dict[st
     for part, s in ray.get(refs, timeout=timeout_s):
         rows += part
         seconds += s
-    return rows, seconds * resource_units(cfg)
+    return rows, seconds * compute_units(res.cpus_per_worker, res.gpus_per_worker)

@@ -83,12 +83,14 @@ def pair_outcomes(df: pd.DataFrame, margin: float) -> pd.DataFrame:
 
 
 def spearman(a: Any, b: Any) -> float | None:
-    """Spearman rank correlation (None with fewer than 3 points or a constant side)."""
-    a, b = pd.Series(list(a), dtype=float), pd.Series(list(b), dtype=float)
-    mask = a.notna() & b.notna()
-    if mask.sum() < 3 or a[mask].nunique() < 2 or b[mask].nunique() < 2:
+    """``raytp.profiling.similarity.spearman`` over the pairs where both are known; None (JSON-ready) with fewer
+    than 3 of them or a constant side."""
+    from raytp.profiling.similarity import spearman as rank_correlation  # here: profiling imports search
+    a, b = np.asarray(list(a), dtype=float), np.asarray(list(b), dtype=float)
+    ok = ~np.isnan(a) & ~np.isnan(b)
+    if ok.sum() < 3 or len(np.unique(a[ok])) < 2 or len(np.unique(b[ok])) < 2:
         return None
-    return float(a[mask].rank().corr(b[mask].rank()))
+    return float(rank_correlation(a[ok], b[ok]))
 
 
 def best_per_target(df: pd.DataFrame, single: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
