@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from raytp.errors import ConfigError
+from raytp.names import task_name_problem
 
 DEFAULT_TASKS = ["food", "water", "shelter", "medical_help", "request", "floods", "storm", "buildings"]
 # Learning rate each backend gets when train.lr is left unset (backends expose it as `default_lr`).
@@ -84,6 +85,13 @@ class CorpusConfig(DatasetConfig):
     corpus: str | None = Field(None, description="Name of this part in `corpus` per example (default: the prefix, "
                                                  "else the loader name, numbered when repeated).")
 
+    @model_validator(mode="after")
+    def _names_allowed(self) -> "CorpusConfig":
+        for t in self.task_names() or []:
+            if (problem := task_name_problem(t)) is not None:
+                raise ValueError(problem)
+        return self
+
     def task_names(self) -> list[str] | None:
         """The experiment-level names of ``tasks`` (prefixed), or None when every task is taken."""
         if self.tasks is None:
@@ -112,6 +120,9 @@ class DataConfig(_Strict):
     @field_validator("tasks")
     @classmethod
     def _tasks_unique(cls, v: list[str]) -> list[str]:
+        for t in v:
+            if (problem := task_name_problem(t)) is not None:
+                raise ValueError(problem)
         if len(v) < 2:
             raise ValueError("at least two tasks are needed (pairs are the point)")
         if len(set(v)) != len(v):

@@ -24,6 +24,7 @@ from typing import Any
 import pandas as pd
 
 from raytp.errors import RaytpError, RunDirError
+from raytp.names import task_name_problem
 from raytp.store import RunDir
 
 SINGLE_TASK = "single_task.json"
@@ -105,6 +106,9 @@ class Recommender:
         tasks = st.get("tasks") if isinstance(st, dict) else None
         if not isinstance(tasks, dict) or len(tasks) < 2:
             raise RunDirError(f"{run.root / SINGLE_TASK}: needs a 'tasks' mapping with at least two tasks")
+        bad = next((p for p in map(task_name_problem, tasks) if p is not None), None)
+        if bad is not None:
+            raise RunDirError(f"{run.root / SINGLE_TASK}: {bad}")
         single = {str(t): (v if isinstance(v, dict) else {}) for t, v in tasks.items()}
         used = [SINGLE_TASK]
 
