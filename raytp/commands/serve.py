@@ -39,8 +39,6 @@ def run(args: argparse.Namespace) -> int:
     address = args.address or os.environ.get("RAY_ADDRESS")
     private_dir = None
     if not address:
-        # a throwaway local cluster that this command starts and stops itself (DESIGN: Ray 2.60 token auth)
-        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
         # Serve's HTTP ingress (HAProxy in front of the replica): read by Ray's processes at start-up, so it goes
         # into this environment before Ray is imported and started; an existing cluster keeps what it started with
         from raytp.runtime.serve_env import HAPROXY_PATH_VARS, apply_serve_env
