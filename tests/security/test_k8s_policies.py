@@ -90,3 +90,33 @@ def test_serving_pods_carry_the_haproxy_timeouts():
         env = {e["name"]: e.get("value") for e in tpl["spec"]["containers"][0].get("env", [])}
         for k in ("RAY_SERVE_HAPROXY_TIMEOUT_CLIENT_S", "RAY_SERVE_HAPROXY_TIMEOUT_SERVER_S"):
             assert env.get(k) == INGRESS_TIMEOUTS[k], (name, k)
+
+
+def test_image_installs_hash_pinned_versions_at_or_above_the_advisory_floors():
+    """deploy/constraints.txt: every line pinned with a sha256, installed by the Dockerfile in hash-checking mode,
+    at or above pyproject's floors; those floors exclude the releases with known advisories."""
+    import re
+    import tomllib
+
+    from packaging.requirements import Requirement
+    from packaging.version import Version
+
+    from tests.k8s.manifests import ROOT
+    lines = [ln for ln in (ROOT / "deploy" / "constraints.txt").read_text().splitlines()
+             if ln.strip() and not ln.startswith("#")]
+    pins = {}
+    for ln in lines:
+        m = re.fullmatch(r"([A-Za-z0-9_.-]+)==(\S+) --hash=sha256:[0-9a-f]{64}", ln)
+        assert m, ln
+        pins[m.group(1).lower()] = Version(m.group(2))
+    assert {"starlette", "h11", "transformers"} <= set(pins)
+    deps = {Requirement(d).name.lower(): Requirement(d).specifier
+            for d in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]}
+    for name, floor in {"torch": "2.6", "transformers": "4.53", "starlette": "0.49.1", "h11": "0.16"}.items():
+        assert Version(floor) in deps[name] and not deps[name].contains(str(Version(floor).release[0]) + ".0.0")
+    for name, version in pins.items():
+        if name in deps:
+            assert deps[name].contains(version), (name, version)
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
+    assert "--require-hashes --no-deps -r /home/ray/raytp-src/deploy/constraints.txt" in dockerfile
+    assert "pip install -c /home/ray/raytp-src/deploy/constraints.txt" in dockerfile
