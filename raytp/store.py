@@ -1,6 +1,8 @@
 """The run directory: every artifact written atomically and recorded in a manifest of checksums.
 
-Nothing is loaded with pickle: JSON, Parquet and safetensors only. ``verify`` re-hashes every
+Nothing is loaded with pickle: JSON, Parquet and safetensors only (Tune's own state under ``tune/`` is
+checked separately before a resume: ``raytp.search.state_integrity``). Every artifact name must resolve inside
+the run directory. ``verify`` re-hashes every
 recorded artifact; ``read_*`` refuse an artifact whose bytes do not match the manifest.
 """
 
