@@ -10,17 +10,22 @@ import hashlib
 import json
 import math
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from raytp.errors import ConfigError
-from raytp.names import task_name_problem
+from raytp.task_names import task_name_problem
 
 DEFAULT_TASKS = ["food", "water", "shelter", "medical_help", "request", "floods", "storm", "buildings"]
 # Learning rate each backend gets when train.lr is left unset (backends expose it as `default_lr`).
 DEFAULT_LR = {"hashed": 1e-2, "frozen-encoder": 3e-3, "transformer": 5e-5}
+# How a pair trains (search.grid.mode), the grid's hyperparameter names, how the predictor learns (prune.predictor).
+PAIR_MODES = ("multitask", "sequential")
+GRID_KEYS = ("mode", "lr", "lr_scale", "epochs", "source_weight")
+PredictorMode = Literal["zero-shot", "learned"]
+PREDICTOR_MODES: tuple[str, ...] = get_args(PredictorMode)
 
 
 class _Strict(BaseModel):
@@ -251,6 +256,11 @@ class TrainConfig(_Strict):
         return list(self.lr_pool or [self.lr])
 
 
+def compute_units(cpus: float, gpus: float) -> float:
+    """What one second of a worker counts as, in compute seconds: its GPU share when it holds one, else its CPUs."""
+    return gpus if gpus > 0 else cpus
+
+
 class ResourcesConfig(_Strict):
     """What each Ray actor or trial asks for. The same numbers work on a laptop and a GPU cluster."""
 
@@ -295,10 +305,9 @@ class SearchConfig(_Strict):
     @field_validator("grid")
     @classmethod
     def _grid_known(cls, v: dict[str, list[Any]]) -> dict[str, list[Any]]:
-        known = {"mode", "lr", "lr_scale", "epochs", "source_weight"}
-        unknown = set(v) - known
+        unknown = set(v) - set(GRID_KEYS)
         if unknown:
-            raise ValueError(f"unknown grid key(s) {sorted(unknown)}; known: {sorted(known)}")
+            raise ValueError(f"unknown grid key(s) {sorted(unknown)}; known: {sorted(GRID_KEYS)}")
         points = 1
         for k, vals in v.items():
             if not isinstance(vals, list) or not vals:
@@ -311,7 +320,7 @@ class SearchConfig(_Strict):
                     raise ValueError(problem)
         if points > MAX_GRID_POINTS:
             raise ValueError(f"the grid has {points} points per pair; at most {MAX_GRID_POINTS}")
-        bad = [m for m in v.get("mode", []) if not isinstance(m, str) or m not in ("multitask", "sequential")]
+        bad = [m for m in v.get("mode", []) if not isinstance(m, str) or m not in PAIR_MODES]
         if bad:
             raise ValueError(f"grid.mode has unknown mode(s) {bad}; use multitask or sequential")
         return v
@@ -333,7 +342,7 @@ class PruneConfig(_Strict):
     threshold: float = Field(0.5, ge=0, le=1)
     top_k: int = Field(3, ge=1, le=10_000, description="Pairs kept per target under top_k.")
     budget_fraction: float = Field(0.15, gt=0, le=1, description="Share of the full search's trials under budget.")
-    predictor: Literal["zero-shot", "learned"] = Field(
+    predictor: PredictorMode = Field(
         "zero-shot", description="zero-shot: rank pairs by zero_shot_feature, no outcomes needed (no calibration "
                                  "cost); learned: gradient boosting on pair features, trained on calibration_pairs "
                                  "searched first (cost counted) and/or a knowledge_base of earlier runs.")

@@ -26,11 +26,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from raytp.recommender import Recommender
+    from raytp.serving.recommender import Recommender
     rec = Recommender.from_run_dir(args.run)  # bad run dirs fail before Ray starts
     if not 1 <= args.port <= 65535:
         raise RaytpError(f"--port must be in 1..65535, got {args.port}")
-    from raytp.http_api import TOKEN_ENV, check_token, is_loopback
+    from raytp.serving.http_api import TOKEN_ENV, check_token, is_loopback
     token = check_token(os.environ.get(TOKEN_ENV), TOKEN_ENV)  # set but empty or short: refused, never "no auth"
     if token is None and not is_loopback(args.host) and not getattr(args, "insecure", False):
         raise RaytpError(f"--host {args.host} serves other machines: set {TOKEN_ENV} (a bearer token of at least 16 "
@@ -45,26 +45,19 @@ def run(args: argparse.Namespace) -> int:
         fresh = not any(k in os.environ for k in HAPROXY_PATH_VARS)
         private_dir = apply_serve_env()["RAY_SERVE_HAPROXY_SERVER_STATE_BASE"] if fresh else None
 
-    import ray
-    from ray import serve
-
-    from raytp.runtime.cluster import ensure_ray
-    from raytp.runtime.serve import run_local
-    started = ensure_ray(address)
+    from raytp.runtime.serve import local_service
     try:
-        url = run_local(str(args.run), host=args.host, port=args.port, token=token)
-        print(f"serving {len(rec.task_names())} tasks from {args.run} at {url} (docs: {url}/docs"
-              f"{', bearer token required' if token else ''}); Ctrl-C to stop", flush=True)
-        while True:
-            time.sleep(1.0)
-    except KeyboardInterrupt:
-        print("stopping", flush=True)
+        with local_service(str(args.run), host=args.host, port=args.port, token=token, address=address) as url:
+            print(f"serving {len(rec.task_names())} tasks from {args.run} at {url} (docs: {url}/docs"
+                  f"{', bearer token required' if token else ''}); Ctrl-C to stop", flush=True)
+            try:
+                while True:
+                    time.sleep(1.0)
+            except KeyboardInterrupt:
+                print("stopping", flush=True)
     finally:
-        if started:
-            serve.shutdown()
-            ray.shutdown()
-            if private_dir:
-                shutil.rmtree(private_dir, ignore_errors=True)
+        if private_dir:
+            shutil.rmtree(private_dir, ignore_errors=True)  # HAProxy's private files of this start
     return 0
 
 

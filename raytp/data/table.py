@@ -21,7 +21,7 @@ from raytp.data.dataset import MISSING, SPLITS, MultiTaskDataset
 from raytp.data.files import existing_file, read_jsonl
 from raytp.data.splitting import stratified_split
 from raytp.errors import DataError
-from raytp.names import task_name_problem
+from raytp.task_names import task_name_problem
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
 SPLIT_ALIASES = {"train": "train", "training": "train", "validation": "validation", "val": "validation",

@@ -42,7 +42,7 @@ HAPROXY_PORT_VARS = ("RAY_SERVE_HAPROXY_STATS_PORT", "RAY_SERVE_HAPROXY_METRICS_
 
 # Timeouts of HAProxy (Ray's defaults: an hour of client inactivity, none on the server): a client that sends
 # nothing for 30 s is cut off, a replica that answers nothing for 60 s too. The app itself cuts off a body that has
-# not arrived within 10 s (raytp.http_api.BODY_TIMEOUT_S) and refuses a bad token before reading the body.
+# not arrived within 10 s (raytp.serving.http_api.BODY_TIMEOUT_S) and refuses a bad token before reading the body.
 INGRESS_TIMEOUTS = {
     "RAY_SERVE_HAPROXY_TIMEOUT_CLIENT_S": "30",
     "RAY_SERVE_HAPROXY_TIMEOUT_SERVER_S": "60",

@@ -18,8 +18,8 @@ import uvicorn
 
 from raytp.cli import main as cli_main
 from raytp.errors import RaytpError
-from raytp.http_api import check_token, create_app, is_loopback
-from raytp.recommender import Recommender
+from raytp.serving.http_api import check_token, create_app, is_loopback
+from raytp.serving.recommender import Recommender
 from raytp.runtime.serve_env import HAPROXY_PATH_VARS, INGRESS_TIMEOUTS, NoDisconnectWatch, apply_serve_env
 from tests.recommender_runs import write_run
 

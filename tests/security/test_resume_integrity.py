@@ -79,15 +79,15 @@ def test_tampered_tuner_state_is_refused_before_restore(ray_local, tmp_path, mon
     from raytp.config import config_from_dict
     from raytp.data import load_experiment_data
     from raytp.runtime.tune_search import run_full_search
-    from raytp.stages import read_single_task
-    from raytp.store import RunDir
+    from raytp.rundir.records import read_single_task
+    from raytp.rundir import RunDir
 
     cfg_dict = ft.small_config()
     path, expected = ft.make_run(tmp_path / "run", cfg_dict)
     cfg = config_from_dict(cfg_dict)
     ds = load_experiment_data(cfg)
     run = RunDir(path)
-    single = read_single_task(run)
+    single = read_single_task(run).tasks
     first = run_full_search(cfg, ds, single, run, progress=False)
     assert first["trials"] == len(expected)
     assert run.has("tune_state/search_full.json") and run.verify() == []

@@ -14,9 +14,9 @@ from raytp.cli import main
 from raytp.config import config_from_dict
 from raytp.data.table import load_table
 from raytp.errors import ConfigError, DataError, RunDirError
-from raytp.names import task_name_problem
-from raytp.recommender import Recommender
-from raytp.store import RunDir
+from raytp.task_names import task_name_problem
+from raytp.serving.recommender import Recommender
+from raytp.rundir import RunDir
 from tests.recommender_runs import write_run
 
 BAD_NAMES = ["../../x", "", ".", "..", "a/b", "/etc/passwd", "a\\b", " food", "food\n", "x" * 129, "-rf", "a b"]

@@ -24,12 +24,11 @@ from typing import Any
 import pandas as pd
 
 from raytp.errors import RaytpError, RunDirError
-from raytp.names import task_name_problem
-from raytp.store import RunDir
+from raytp.rundir import RunDir
+from raytp.rundir.names import PAIR_PREDICTIONS, SEARCH_FULL, SEARCH_PRUNED, SINGLE_TASK
+from raytp.task_names import task_name_problem
 
-SINGLE_TASK = "single_task.json"
-PREDICTIONS = "pair_predictions.parquet"
-SEARCHES = {"pruned": "search_pruned.parquet", "full": "search_full.parquet"}
+SEARCHES = {"pruned": SEARCH_PRUNED, "full": SEARCH_FULL}
 DEFAULT_K = 5
 
 __all__ = ["Recommender", "UnknownTaskError", "QueryError", "DEFAULT_K"]
@@ -114,9 +113,9 @@ class Recommender:
 
         probabilities: dict[tuple[str, str], float] = {}
         kept: dict[tuple[str, str], bool] = {}
-        if PREDICTIONS in artifacts:
-            df = run.read_parquet(PREDICTIONS)
-            _require_columns(df, ["source", "target", "probability"], run.root / PREDICTIONS)
+        if PAIR_PREDICTIONS in artifacts:
+            df = run.read_parquet(PAIR_PREDICTIONS)
+            _require_columns(df, ["source", "target", "probability"], run.root / PAIR_PREDICTIONS)
             has_kept = "kept" in df.columns
             for row in df.itertuples(index=False):
                 key = (str(row.source), str(row.target))
@@ -125,7 +124,7 @@ class Recommender:
                     probabilities[key] = p
                 if has_kept and not pd.isna(row.kept):
                     kept[key] = bool(row.kept)
-            used.append(PREDICTIONS)
+            used.append(PAIR_PREDICTIONS)
 
         frames = []
         for label, rel in SEARCHES.items():

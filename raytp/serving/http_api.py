@@ -38,7 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from raytp.errors import RaytpError
-from raytp.recommender import QueryError, Recommender, UnknownTaskError
+from raytp.serving.recommender import QueryError, Recommender, UnknownTaskError
 
 __all__ = ["create_app", "check_token", "is_loopback", "BODY_TIMEOUT_S", "MAX_BODY_BYTES", "MIN_TOKEN_CHARS",
            "TOKEN_ENV"]
@@ -49,7 +49,7 @@ MIN_TOKEN_CHARS = 16
 TOKEN_ENV = "RAYTP_API_TOKEN"
 # headers by which a proxy names the original client: never trusted to make a request look local
 FORWARDED_HEADERS = frozenset({b"forwarded", b"x-forwarded-for", b"x-real-ip", b"x-forwarded-host"})
-log = logging.getLogger("raytp.http_api")
+log = logging.getLogger("raytp.serving.http_api")
 
 
 # -- models (the OpenAPI schema) -----------------------------------------------------------------
