@@ -192,3 +192,14 @@ def test_serve_command_refuses_empty_token_and_open_bind(tmp_path, capsys, monke
     assert cli_main(["serve", "--run", str(run), "--host", "0.0.0.0", "--port", "18777"]) == 2
     err = capsys.readouterr().err
     assert "--host 0.0.0.0 serves other machines" in err and "--insecure" in err
+
+
+def test_serve_config_carries_the_http_timeouts():
+    """deploy/serve_config.yaml (serve deploy / KubeRay) has the idle and request timeouts raytp serve sets."""
+    from pathlib import Path
+
+    import yaml
+
+    from raytp.runtime.serve import HTTP_TIMEOUTS
+    cfg = yaml.safe_load((Path(__file__).resolve().parents[2] / "deploy" / "serve_config.yaml").read_text())
+    assert {k: cfg["http_options"].get(k) for k in HTTP_TIMEOUTS} == HTTP_TIMEOUTS
