@@ -7,6 +7,7 @@ experiment: eight disaster-response tasks, the hashed from-scratch backend, 300 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
 from pathlib import Path
@@ -26,6 +27,29 @@ PAIR_MODES = ("multitask", "sequential")
 GRID_KEYS = ("mode", "lr", "lr_scale", "epochs", "source_weight")
 PredictorMode = Literal["zero-shot", "learned"]
 PREDICTOR_MODES: tuple[str, ...] = get_args(PredictorMode)
+
+
+def ordered_pairs(tasks: list[str]) -> list[tuple[str, str]]:
+    """Every (source, target) with source != target, source-major (trials of one source run together)."""
+    return [(s, t) for s in tasks for t in tasks if s != t]
+
+
+def grid_points(grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """The cross product of ``grid`` as unresolved points; ``source_weight`` is dropped for ``sequential``."""
+    grid = dict(grid)
+    modes = grid.pop("mode", list(PAIR_MODES))
+    weights = grid.pop("source_weight", [None])
+    keys = sorted(grid)
+    points: list[dict[str, Any]] = []
+    for mode in modes:
+        for w in (weights if mode == "multitask" else [None]):
+            for combo in itertools.product(*(grid[k] for k in keys)):
+                p = {"mode": mode, **dict(zip(keys, combo))}
+                if w is not None:
+                    p["source_weight"] = w
+                if p not in points:
+                    points.append(p)
+    return points
 
 
 class _Strict(BaseModel):

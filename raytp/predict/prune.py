@@ -4,7 +4,7 @@ Policies over pairs scored with P(beneficial):
 - ``threshold``: every pair with probability >= threshold.
 - ``top_k``: the k most probable sources of each target.
 - ``budget``: the most probable pairs while kept pairs x trials per pair stays within
-  ``budget_fraction`` of the full search's trials (pairs x ``search.space.grid_points``), minus trials already
+  ``budget_fraction`` of the full search's trials (pairs x ``config.grid_points``), minus trials already
   spent (e.g. on calibration pairs).
 
 Space narrowing: grid values whose mean gain over earlier results (calibration trials, validation
@@ -22,10 +22,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from raytp.config import PruneConfig
+from raytp.config import PruneConfig, grid_points
 from raytp.errors import PredictorError
 from raytp.rundir.records import PruningPlan
-from raytp.search.space import grid_points
 
 POLICIES = ("threshold", "top_k", "budget")
 

@@ -9,35 +9,11 @@ a missing ``epochs`` is ``train.epochs`` (a maximum: early stopping on target va
 
 from __future__ import annotations
 
-import itertools
 from typing import Any
 
-from raytp.config import GRID_KEYS, PAIR_MODES, ExperimentConfig
+from raytp.config import GRID_KEYS, ExperimentConfig, grid_points, ordered_pairs
 from raytp.errors import ConfigError, RunDirError
 from raytp.search.pairs import PairPoint
-
-
-def ordered_pairs(tasks: list[str]) -> list[tuple[str, str]]:
-    """Every (source, target) with source != target, source-major (trials of one source run together)."""
-    return [(s, t) for s in tasks for t in tasks if s != t]
-
-
-def grid_points(grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
-    """The cross product of ``grid`` as unresolved points; ``source_weight`` is dropped for ``sequential``."""
-    grid = dict(grid)
-    modes = grid.pop("mode", list(PAIR_MODES))
-    weights = grid.pop("source_weight", [None])
-    keys = sorted(grid)
-    points: list[dict[str, Any]] = []
-    for mode in modes:
-        for w in (weights if mode == "multitask" else [None]):
-            for combo in itertools.product(*(grid[k] for k in keys)):
-                p = {"mode": mode, **dict(zip(keys, combo))}
-                if w is not None:
-                    p["source_weight"] = w
-                if p not in points:
-                    points.append(p)
-    return points
 
 
 def first_point(space: dict[str, Any]) -> dict[str, Any]:
