@@ -13,8 +13,6 @@ from typing import Any
 
 import raytp  # noqa: E402,F401  (its offline environment defaults, before torch, transformers or Ray)
 
-os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-
 
 def parser(description: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=description)

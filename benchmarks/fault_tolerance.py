@@ -66,7 +66,7 @@ def make_run(path: Path, cfg_dict: dict[str, Any]) -> tuple[Path, list[tuple]]:
 
 
 def _env() -> dict[str, str]:
-    return {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_ADDRESS": "", "RAY_USAGE_STATS_ENABLED": "0",
+    return {**os.environ, "RAY_ADDRESS": "", "RAY_USAGE_STATS_ENABLED": "0",
             "TUNE_GLOBAL_CHECKPOINT_S": "1",  # save the experiment state every second: a crash loses less
             "PYTHONUNBUFFERED": "1"}
 

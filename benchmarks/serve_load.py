@@ -291,6 +291,8 @@ def bench_serve(run_dir: str, requests: int, concurrency: int, targets: list[str
 
     from raytp.runtime.serve import APP_NAME, make_app
     os.environ.pop("RAY_ADDRESS", None)
+    from raytp.runtime.cluster import prepare_ray_auth
+    prepare_ray_auth(local=True)  # Ray's token auth on, as raytp serve has it
     ray.init(address="local", include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False)
     try:
         port = _free_port()

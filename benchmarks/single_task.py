@@ -67,6 +67,8 @@ def stage(cfg_dict: dict, workers: int, out: Path) -> dict:
     ds = load_experiment_data(cfg)
     run = prepare_run_dir(str(out), cfg)
     if not ray.is_initialized():
+        from raytp.runtime.cluster import prepare_ray_auth
+        prepare_ray_auth(local=True)
         ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR")
     return run_single_task_stage(cfg, ds, run, progress=True).to_dict()
 

@@ -16,6 +16,9 @@ COMMANDS = (data, train, search, compare, run, recommend, serve, verify)  # in t
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="raytp", description="Find the task pairs worth training together.")
     parser.add_argument("--version", action="version", version=f"raytp {_version()}")
+    parser.add_argument("--insecure-no-ray-auth", action="store_true",
+                        help="start local Ray clusters with RAY_AUTH_MODE=disabled (no token auth: anyone who can "
+                             "reach this machine's Ray ports can run code on it); off by default")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for command in COMMANDS:
         command.add_parser(sub)
@@ -31,6 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     from raytp.errors import RaytpError
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "insecure_no_ray_auth", False):
+        os.environ["RAYTP_INSECURE_NO_RAY_AUTH"] = "1"  # read by raytp.runtime.cluster.prepare_ray_auth
     try:
         return int(args.func(args) or 0)
     except RaytpError as e:

@@ -9,13 +9,15 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from raytp.errors import ConfigError
+from raytp.task_names import task_name_problem
 
 DEFAULT_TASKS = ["food", "water", "shelter", "medical_help", "request", "floods", "storm", "buildings"]
 # Learning rate each backend gets when train.lr is left unset (backends expose it as `default_lr`).
@@ -51,7 +53,19 @@ def grid_points(grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+
+# Security caps (issue 20): a config is read from files users pass around; sizes that would exhaust memory
+# or run for days are refused at load time, not hours later.
+MAX_YAML_BYTES = 1 << 20          # a config over 1 MiB is refused before parsing
+MAX_SEED = 2 ** 31 - 1
+MAX_GRID_VALUES = 64              # values per grid key
+MAX_GRID_POINTS = 4096            # points of the grid's cross product
+# each grid key: (type, lower bound, whether the bound is exclusive, upper bound)
+GRID_VALUES: dict[str, tuple[type, float, bool, float]] = {
+    "lr": (float, 0.0, True, 10.0), "lr_scale": (float, 0.0, True, 1000.0),
+    "epochs": (int, 1, False, 1000), "source_weight": (float, 0.0, False, 1000.0)}
 
 
 class DatasetConfig(_Strict):
@@ -67,7 +81,7 @@ class DatasetConfig(_Strict):
     label_columns: list[str] | None = Field(None, description="table: label columns (default: every 0/1 column).")
     val_fraction: float = Field(0.1, gt=0, lt=0.5, description="Validation share when the data has no split.")
     test_fraction: float = Field(0.1, gt=0, lt=0.5, description="Test share when the data has no split.")
-    split_seed: int = Field(13, description="Seed of the stratified split when the data has none.")
+    split_seed: int = Field(13, ge=0, le=MAX_SEED, description="Seed of the stratified split when the data has none.")
 
 
 class CorpusFilter(_Strict):
@@ -113,6 +127,13 @@ class CorpusConfig(DatasetConfig):
     corpus: str | None = Field(None, description="Name of this part in `corpus` per example (default: the prefix, "
                                                  "else the loader name, numbered when repeated).")
 
+    @model_validator(mode="after")
+    def _names_allowed(self) -> "CorpusConfig":
+        for t in self.task_names() or []:
+            if (problem := task_name_problem(t)) is not None:
+                raise ValueError(problem)
+        return self
+
     def task_names(self) -> list[str] | None:
         """The experiment-level names of ``tasks`` (prefixed), or None when every task is taken."""
         if self.tasks is None:
@@ -126,12 +147,12 @@ class DataConfig(_Strict):
     dataset: DatasetConfig = Field(default_factory=DatasetConfig)
     tasks: list[str] = Field(default_factory=lambda: list(DEFAULT_TASKS),
                              description="Binary tasks (label columns / information types) to study.")
-    max_train: int | None = Field(300, ge=10, description="Training labels a task gets as a target (single-task "
+    max_train: int | None = Field(300, ge=10, le=10_000_000, description="Training labels a task gets as a target (single-task "
                                                           "and pair training). Scarce target labels are where transfer is real.")
-    source_max_train: int | None = Field(6000, ge=10, description="Training examples a task contributes as a source.")
-    max_eval: int | None = Field(None, ge=10, description="Cap on validation and test examples (None: the whole split).")
-    probe_size: int = Field(256, ge=8, description="Shared probe texts (from validation) for attribution signatures.")
-    subset_seed: int = Field(0, description="Seed of the permutation that picks the training subsets.")
+    source_max_train: int | None = Field(6000, ge=10, le=10_000_000, description="Training examples a task contributes as a source.")
+    max_eval: int | None = Field(None, ge=10, le=10_000_000, description="Cap on validation and test examples (None: the whole split).")
+    probe_size: int = Field(256, ge=8, le=100_000, description="Shared probe texts (from validation) for attribution signatures.")
+    subset_seed: int = Field(0, ge=0, le=MAX_SEED, description="Seed of the permutation that picks the training subsets.")
     datasets: list[CorpusConfig] | None = Field(
         None, description="Several corpora in one experiment (instead of `dataset`): each task keeps its own "
                           "examples and splits, and is MISSING (not negative) on the others. The probe set then "
@@ -141,6 +162,9 @@ class DataConfig(_Strict):
     @field_validator("tasks")
     @classmethod
     def _tasks_unique(cls, v: list[str]) -> list[str]:
+        for t in v:
+            if (problem := task_name_problem(t)) is not None:
+                raise ValueError(problem)
         if len(v) < 2:
             raise ValueError("at least two tasks are needed (pairs are the point)")
         if len(set(v)) != len(v):
@@ -228,24 +252,24 @@ class BackendConfig(_Strict):
                               "frozen-encoder: cached sentence embeddings + MLP; transformer: full fine-tuning.")
     model: str | None = Field(None, description="Encoder name or local path (default: the bundled all-MiniLM-L6-v2).")
     max_length: int = Field(64, ge=8, le=512, description="Token limit for encoder backends.")
-    hash_buckets: int = Field(2 ** 18, ge=256, description="hashed: number of n-gram hash buckets.")
-    embed_dim: int = Field(64, ge=4, description="hashed: bag embedding size.")
-    hidden: int = Field(64, ge=4, description="hashed / frozen-encoder: hidden layer size.")
+    hash_buckets: int = Field(2 ** 18, ge=256, le=2 ** 22, description="hashed: number of n-gram hash buckets.")
+    embed_dim: int = Field(64, ge=4, le=4096, description="hashed: bag embedding size.")
+    hidden: int = Field(64, ge=4, le=8192, description="hashed / frozen-encoder: hidden layer size.")
     cache_dir: Path | None = Field(None, description="frozen-encoder: embedding cache (default ~/.cache/raytp).")
 
 
 class TrainConfig(_Strict):
     """Optimisation of single-task and pair models."""
 
-    lr: float | None = Field(None, gt=0, description="Learning rate (unset: the backend's default, filled in when the "
+    lr: float | None = Field(None, gt=0, le=10, description="Learning rate (unset: the backend's default, filled in when the "
                                                      "experiment config is validated: hashed 1e-2, frozen-encoder 3e-3, "
                                                      "transformer 5e-5).")
-    lr_pool: list[float] | None = Field(None, description="Per-task hyperparameter pool: learning rates tried by the "
+    lr_pool: list[Annotated[float, Field(gt=0, le=10)]] | None = Field(None, min_length=1, max_length=64, description="Per-task hyperparameter pool: learning rates tried by the "
                                                           "single-task stage, chosen on validation F1 (None: [lr]).")
-    epochs: int = Field(8, ge=1, description="Maximum epochs (early stopping on validation F1).")
-    patience: int = Field(3, ge=1, description="Epochs without validation improvement before stopping.")
-    batch_size: int = Field(32, ge=1)
-    weight_decay: float = Field(0.0, ge=0)
+    epochs: int = Field(8, ge=1, le=1000, description="Maximum epochs (early stopping on validation F1).")
+    patience: int = Field(3, ge=1, le=1000, description="Epochs without validation improvement before stopping.")
+    batch_size: int = Field(32, ge=1, le=65536)
+    weight_decay: float = Field(0.0, ge=0, le=10)
     class_weighting: bool = Field(True, description="Weight positives by sqrt(neg/pos) in the loss.")
     tune_threshold: bool = Field(True, description="Choose the decision threshold on validation F1 after every epoch "
                                                    "(and apply it on test) instead of 0.5: with 300 labels and ~5% "
@@ -264,11 +288,11 @@ def compute_units(cpus: float, gpus: float) -> float:
 class ResourcesConfig(_Strict):
     """What each Ray actor or trial asks for. The same numbers work on a laptop and a GPU cluster."""
 
-    workers: int | None = Field(None, ge=1, description="Concurrent actors/trials (None: as many as the resources allow).")
-    cpus_per_worker: float = Field(1.0, ge=0, description="CPUs per actor/trial; torch threads follow it.")
-    gpus_per_worker: float = Field(0.0, ge=0, description="GPUs per actor/trial; fractions share one GPU.")
+    workers: int | None = Field(None, ge=1, le=100_000, description="Concurrent actors/trials (None: as many as the resources allow).")
+    cpus_per_worker: float = Field(1.0, ge=0, le=4096, description="CPUs per actor/trial; torch threads follow it.")
+    gpus_per_worker: float = Field(0.0, ge=0, le=256, description="GPUs per actor/trial; fractions share one GPU.")
     address: str | None = Field(None, description="Ray cluster address (None: RAY_ADDRESS, else a local Ray).")
-    max_retries: int = Field(2, ge=0, description="Retries of a crashed actor/trial before the task is reported failed.")
+    max_retries: int = Field(2, ge=0, le=100, description="Retries of a crashed actor/trial before the task is reported failed.")
 
     @model_validator(mode="after")
     def _something_requested(self) -> "ResourcesConfig":
@@ -287,7 +311,7 @@ class SearchConfig(_Strict):
                     "grid fits every backend); epochs (maximum, early stopping on target validation F1; missing: "
                     "train.epochs); source_weight (multitask loss weight of the source; meaningless for sequential, "
                     "whose points are not multiplied by it). Default: 2 modes x 2 learning rates = 4 points per pair.")
-    source_ratio: float = Field(4.0, gt=0, description="multitask: source examples drawn per epoch, as a multiple of "
+    source_ratio: float = Field(4.0, gt=0, le=1000, description="multitask: source examples drawn per epoch, as a multiple of "
                                                        "the target's training examples (cycling through the source "
                                                        "pool); an epoch is one pass over the target, so early stopping "
                                                        "and schedulers see fine-grained progress.")
@@ -298,7 +322,7 @@ class SearchConfig(_Strict):
                                                      "margin, harmful below minus it; a pair takes the label of its "
                                                      "configuration with the best validation F1.")
     min_margin: float = Field(0.01, ge=0, description="Floor of the noise margin in F1 points.")
-    max_concurrent_trials: int | None = Field(None, ge=1, description="Tune concurrency (None: resources decide).")
+    max_concurrent_trials: int | None = Field(None, ge=1, le=100_000, description="Tune concurrency (None: resources decide).")
     storage_path: str | None = Field(None, description="Tune storage (path or URI; default RUN_DIR/tune).")
     replicate: bool = Field(True, description="Re-run beneficial/harmful pairs on fresh seeds and report the share that holds.")
 
@@ -308,12 +332,21 @@ class SearchConfig(_Strict):
         unknown = set(v) - set(GRID_KEYS)
         if unknown:
             raise ValueError(f"unknown grid key(s) {sorted(unknown)}; known: {sorted(GRID_KEYS)}")
+        points = 1
         for k, vals in v.items():
             if not isinstance(vals, list) or not vals:
                 raise ValueError(f"grid.{k} must be a non-empty list")
-        bad = set(v.get("mode", [])) - set(PAIR_MODES)
+            if len(vals) > MAX_GRID_VALUES:
+                raise ValueError(f"grid.{k} has {len(vals)} values; at most {MAX_GRID_VALUES}")
+            points *= len(vals)
+            for x in vals if k in GRID_VALUES else ():
+                if (problem := _grid_value_problem(k, x)) is not None:
+                    raise ValueError(problem)
+        if points > MAX_GRID_POINTS:
+            raise ValueError(f"the grid has {points} points per pair; at most {MAX_GRID_POINTS}")
+        bad = [m for m in v.get("mode", []) if not isinstance(m, str) or m not in PAIR_MODES]
         if bad:
-            raise ValueError(f"grid.mode has unknown mode(s) {sorted(bad)}; use multitask or sequential")
+            raise ValueError(f"grid.mode has unknown mode(s) {bad}; use multitask or sequential")
         return v
 
 
@@ -322,7 +355,7 @@ class ProfilingConfig(_Strict):
 
     methods: list[Literal["layer_conductance", "neuron_conductance", "layer_integrated_gradients", "layer_activation"]] = \
         Field(default_factory=lambda: ["layer_conductance", "layer_activation"])
-    n_steps: int = Field(16, ge=2, description="Integration steps of conductance / integrated gradients.")
+    n_steps: int = Field(16, ge=2, le=1024, description="Integration steps of conductance / integrated gradients.")
     top_k: float = Field(0.1, gt=0, le=1, description="Share of neurons counted in top-k overlap.")
 
 
@@ -331,7 +364,7 @@ class PruneConfig(_Strict):
 
     policy: Literal["threshold", "top_k", "budget"] = Field("top_k", description="Which pairs survive.")
     threshold: float = Field(0.5, ge=0, le=1)
-    top_k: int = Field(3, ge=1, description="Pairs kept per target under top_k.")
+    top_k: int = Field(3, ge=1, le=10_000, description="Pairs kept per target under top_k.")
     budget_fraction: float = Field(0.15, gt=0, le=1, description="Share of the full search's trials under budget.")
     predictor: PredictorMode = Field(
         "zero-shot", description="zero-shot: rank pairs by zero_shot_feature, no outcomes needed (no calibration "
@@ -341,12 +374,12 @@ class PruneConfig(_Strict):
         "label_phi+logme+textemb", description="Pair feature the zero-shot mode ranks by; 'a+b+c' ranks by the mean "
                                                "rank of several (NaN-aware), a '-' prefix means lower is better. "
                                                "Also the learned mode's fallback.")
-    trials_per_pair: int = Field(1, ge=1, description="Optuna trials per surviving pair (each kept pair is tried "
+    trials_per_pair: int = Field(1, ge=1, le=1000, description="Optuna trials per surviving pair (each kept pair is tried "
                                                      "first at the space's first values; TPE samples the rest).")
     protect_warm_start: bool = Field(True, description="ASHA never stops a kept pair's first (warm-start) trial: it "
                                                        "runs until the trainer's own early stopping; ASHA stops only "
                                                        "TPE's further samples. False: plain ASHA on every trial.")
-    calibration_pairs: int = Field(8, ge=0, description="Pairs of this run searched first with the full grid to "
+    calibration_pairs: int = Field(8, ge=0, le=100_000, description="Pairs of this run searched first with the full grid to "
                                                         "label the learned predictor; their cost is counted and their "
                                                         "results kept by the pruned side.")
     knowledge_base: list[Path] = Field(default_factory=list, description="Earlier run directories (other tasks) whose "
@@ -357,7 +390,7 @@ class ExperimentConfig(_Strict):
     """One raytp experiment: data, backend, training, resources, search, profiling, pruning."""
 
     name: str = Field("default", description="Experiment name (shown in reports).")
-    seed: int = Field(0, description="Base seed; seeds of a configuration are seed, seed+1, ...")
+    seed: int = Field(0, ge=0, le=MAX_SEED - 20, description="Base seed; seeds of a configuration are seed, seed+1, ...")
     data: DataConfig = Field(default_factory=DataConfig)
     backend: BackendConfig = Field(default_factory=BackendConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
@@ -384,7 +417,36 @@ class ExperimentConfig(_Strict):
         return [self.seed + i for i in range(self.train.seeds)]
 
     def to_yaml(self) -> str:
-        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+        return yaml.dump(self.model_dump(mode="json"), Dumper=_NoAliasDumper, sort_keys=False)
+
+
+class _NoAliasDumper(yaml.SafeDumper):
+    """Never writes anchors/aliases (which ``load_config`` refuses)."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def _grid_value_problem(key: str, x: Any) -> str | None:
+    """Why ``x`` cannot be a value of ``grid.<key>`` (None when it can)."""
+    kind, low, exclusive, high = GRID_VALUES[key]
+    if isinstance(x, bool) or not isinstance(x, (int, float)) or (kind is int and not isinstance(x, int)):
+        return f"grid.{key} values must be {'integers' if kind is int else 'numbers'}, got {x!r}"
+    if not math.isfinite(x) or x < low or (exclusive and x == low) or x > high:
+        return f"grid.{key} value {x!r} is outside {'(' if exclusive else '['}{low:g}, {high:g}]"
+    return None
+
+
+def _yaml_problem(text: str) -> str | None:
+    """Why ``text`` is refused before it is loaded: over the size cap, or anchors/aliases (an alias bomb of a few
+    hundred bytes expands to gigabytes once the config is dumped). The event scan never expands anything."""
+    if len(text) > MAX_YAML_BYTES:
+        return f"over {MAX_YAML_BYTES} bytes"
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            mark = event.start_mark
+            return f"YAML anchors/aliases are not allowed (line {mark.line + 1}, column {mark.column + 1})"
+    return None
 
 
 def _format_validation_error(err: ValidationError, source: str) -> str:
@@ -414,7 +476,12 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
         if not p.is_file():
             raise ConfigError(f"{p}: config file not found")
         try:
-            loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
+            if p.stat().st_size > MAX_YAML_BYTES:
+                raise ConfigError(f"{p}: config file is over {MAX_YAML_BYTES} bytes")
+            text = p.read_text(encoding="utf-8")
+            if (problem := _yaml_problem(text)) is not None:
+                raise ConfigError(f"{p}: {problem}")
+            loaded = yaml.safe_load(text)
         except yaml.YAMLError as e:
             mark = getattr(e, "problem_mark", None)
             where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

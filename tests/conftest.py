@@ -8,7 +8,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 import pytest  # noqa: E402
 
@@ -46,6 +45,8 @@ def ray_local():
     """A local 2-CPU Ray, started once and reused; tests that build their own cluster shut it down first."""
     import ray
     if not ray.is_initialized():
+        from raytp.runtime.cluster import prepare_ray_auth
+        prepare_ray_auth(local=True)  # Ray's token auth on, with a private token file
         ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
     yield ray
 

@@ -9,7 +9,7 @@ from raytp.serving.http_api import PairResponse, RecommendResponse, RunInfo, Tas
 from raytp.serving.recommender import Recommender
 from tests.recommender_runs import BAD_REQUESTS, write_run
 
-TOKEN = "s3cret-token"
+TOKEN = "s3cret-token-for-tests"
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from raytp.commands.common import add_config_options, config_from_args, print_json
 
@@ -13,6 +14,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_config_options(p)
     p.add_argument("--out", default="runs/default", metavar="RUN_DIR", help="run directory (default runs/default)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in RUN_DIR")
+    p.add_argument("--trust", action="store_true",
+                   help="with --resume: unpickle Tune state this user's raytp did not record (another user's run "
+                        "directory, remote storage, files changed since); only for state you trust")
     p.add_argument("--with-full", action="store_true", help="also run the full grid search and the comparison report")
     p.add_argument("--k", type=int, default=3, help="recommendations printed per target (default 3)")
     p.add_argument("--json", action="store_true", help="print the final summary as one JSON object")
@@ -29,6 +33,8 @@ def run(args: argparse.Namespace) -> int:
     from raytp.rundir.names import REPORT, REPORT_MD
 
     cfg = config_from_args(args)
+    if args.trust:
+        os.environ["RAYTP_TRUST_RUN_DIR"] = "1"  # read before Tuner.restore (raytp.runtime.tune_search)
     summary = run_pipeline(cfg, args.out, resume=args.resume, with_full=args.with_full, progress=not args.json)
     rec = Recommender.from_run_dir(args.out)
     k = max(1, min(args.k, len(cfg.data.tasks) - 1))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
 from raytp.commands.common import print_json
@@ -21,6 +22,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="also train each labelled pair with a shuffled-label source on fresh seeds (generic-data control)")
     p.add_argument("--resume", action="store_true",
                    help="continue an interrupted search of this mode in RUN_DIR (finished trials are kept, not rerun)")
+    p.add_argument("--trust", action="store_true",
+                   help="with --resume: unpickle Tune state this user's raytp did not record (another user's run "
+                        "directory, remote storage, files changed since); only for state you trust")
     p.add_argument("--address", help="Ray cluster address (default: the run's config, RAY_ADDRESS, else local)")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.set_defaults(func=run)
@@ -33,6 +37,8 @@ def run(args: argparse.Namespace) -> int:
     from raytp.rundir.records import read_pruning_plan, read_single_task
 
     run_dir = RunDir(args.run)
+    if args.trust:
+        os.environ["RAYTP_TRUST_RUN_DIR"] = "1"  # read before Tuner.restore (raytp.runtime.tune_search)
     cfg = load_run_config(run_dir)
     if args.address:
         cfg.resources.address = args.address

@@ -21,6 +21,7 @@ from raytp.data.dataset import MISSING, SPLITS, MultiTaskDataset
 from raytp.data.files import existing_file, read_jsonl
 from raytp.data.splitting import stratified_split
 from raytp.errors import DataError
+from raytp.task_names import task_name_problem
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
 SPLIT_ALIASES = {"train": "train", "training": "train", "validation": "validation", "val": "validation",
@@ -121,6 +122,8 @@ def load_table(path: str | Path, text_column: str = "text", split_column: str | 
                 raise DataError(f"{path}: no label column '{c}' (columns: {', '.join(columns)})")
             if c in reserved:
                 raise DataError(f"{path}: column '{c}' is the text or split column, not a label")
+            if (problem := task_name_problem(c)) is not None:
+                raise DataError(f"{path}: label column {c!r}: {problem}")
             vals, bad = binary_values(df[c])
             if bad is not None:
                 raise DataError(f"{path}: label column '{c}' has non-binary value {bad[1]!r} (row {bad[0] + 1}); "
@@ -132,7 +135,9 @@ def load_table(path: str | Path, text_column: str = "text", split_column: str | 
             if c in reserved or c.lower() in ID_COLUMNS:
                 continue
             vals, bad = binary_values(df[c])
-            if bad is not None:
+            if task_name_problem(c) is not None:
+                ignored[c] = "name is not a valid task name"
+            elif bad is not None:
                 ignored[c] = f"non-binary value {bad[1]!r}"
             elif (vals == MISSING).all():
                 ignored[c] = "all empty"

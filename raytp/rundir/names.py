@@ -15,6 +15,7 @@ RUN_DIR/
   pipeline.json            per-stage costs of `raytp run`
   report.json, report.md   the pruned-vs-full comparison; plots/ its figures
   tune/                    Ray Tune's experiment state (resume)
+  tune_state/<exp>.json    checksums of the Tune state a resume unpickles, under this user's HMAC
 ```
 """
 
@@ -44,6 +45,11 @@ def search_summary(name: str) -> str:
 
 
 SEARCH_FULL, SEARCH_PRUNED, CALIBRATION = (search_table(n) for n in ("full", "pruned", "calibration"))
+
+
+def tune_state_record(experiment: str) -> str:
+    """Checksums of Tune experiment ``experiment``'s state files (raytp.search.state_integrity)."""
+    return f"tune_state/{experiment}.json"
 
 
 def task_summary_path(task: str) -> str:

@@ -1,6 +1,8 @@
 """The run directory: every artifact written atomically and recorded in a manifest of checksums.
 
-Nothing is loaded with pickle: JSON, Parquet and safetensors only. ``verify`` re-hashes every
+Nothing is loaded with pickle: JSON, Parquet and safetensors only (Tune's own state under ``tune/`` is
+checked separately before a resume: ``raytp.search.state_integrity``). Every artifact name must resolve inside
+the run directory. ``verify`` re-hashes every
 recorded artifact; ``read_*`` refuse an artifact whose bytes do not match the manifest.
 """
 
@@ -56,6 +58,7 @@ class RunDir:
 
     def __init__(self, path: str | Path, create: bool = False):
         self.root = Path(path)
+        self._real_root: Path | None = None
         if create:
             try:
                 self.root.mkdir(parents=True, exist_ok=True)
@@ -68,7 +71,7 @@ class RunDir:
 
     # -- manifest -----------------------------------------------------------------------------
     def manifest(self) -> dict[str, Any]:
-        p = self.root / MANIFEST
+        p = self.path(MANIFEST)
         if not p.exists():
             return {"artifacts": {}}
         try:
@@ -98,21 +101,31 @@ class RunDir:
 
     def forget(self, rel: str) -> None:
         """Remove an artifact and its manifest entry (e.g. before re-running a stage)."""
+        path = self.path(rel)
         m = self.manifest()
         if m["artifacts"].pop(rel, None) is not None:
             self._save_manifest(m)
-        (self.root / rel).unlink(missing_ok=True)
+        path.unlink(missing_ok=True)
 
     def has(self, rel: str) -> bool:
-        return rel in self.manifest()["artifacts"] and (self.root / rel).is_file()
+        return rel in self.manifest()["artifacts"] and self.path(rel).is_file()
 
     def _interrupted(self, rel: str) -> bool:
         """A first write of ``rel`` was killed before its rename: only a pending checksum, no file."""
         entry = self.manifest()["artifacts"].get(rel)
-        return entry is not None and "sha256" not in entry and not (self.root / rel).exists()
+        return entry is not None and "sha256" not in entry and not self.path(rel).exists()
 
     def path(self, rel: str) -> Path:
-        return self.root / rel
+        """Where artifact ``rel`` lives; refuses a name that resolves outside the run directory (``..``, an absolute
+        path, a symlink pointing out), so no read or write can escape it."""
+        if not isinstance(rel, str) or not _safe_rel(rel):
+            raise RunDirError(f"{self.root}: artifact name {rel!r} is not a relative path inside the run directory")
+        if self._real_root is None:
+            self._real_root = self.root.resolve()
+        path = self.root / rel
+        if not path.resolve().is_relative_to(self._real_root):
+            raise RunDirError(f"{path}: resolves outside the run directory {self.root}; refused")
+        return path
 
     # -- writes -------------------------------------------------------------------------------
     def write_bytes(self, rel: str, data: bytes) -> Path:
@@ -120,7 +133,7 @@ class RunDir:
         records their checksum as ``pending`` next to the current one; (3) rename onto the final name;
         (4) the manifest makes the new checksum current. Whenever the process dies, the file under the final
         name is one complete version whose checksum the manifest holds (old before 3, new after)."""
-        path = self.root / rel
+        path = self.path(rel)
         digest, size = _sha256(data), len(data)
         tmp = _write_temp(path, data)
         try:
@@ -155,7 +168,7 @@ class RunDir:
 
     # -- reads (checked against the manifest) ---------------------------------------------------
     def read_bytes(self, rel: str) -> bytes:
-        path = self.root / rel
+        path = self.path(rel)
         entry = self.manifest()["artifacts"].get(rel)
         if entry is None or self._interrupted(rel):
             raise RunDirError(f"{path}: not in the run directory (run the stage that writes it first)")
@@ -216,7 +229,8 @@ def _checksum_ok(c: Any) -> bool:
 def _safe_rel(rel: str) -> bool:
     """A manifest name must stay inside the run directory (no absolute paths, no '..')."""
     p = Path(rel)
-    return bool(rel) and not p.is_absolute() and ".." not in p.parts and "\\" not in rel
+    return (bool(rel) and not p.is_absolute() and ".." not in p.parts and "\\" not in rel and "\0" not in rel
+            and all(part not in ("", ".") for part in rel.split("/")))
 
 
 def _json_default(o: Any) -> Any:

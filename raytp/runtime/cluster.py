@@ -1,11 +1,18 @@
-"""Connect to Ray: a running cluster (``--address`` / ``RAY_ADDRESS``) or a local one sized to the machine."""
+"""Connect to Ray: a running cluster (``--address`` / ``RAY_ADDRESS``) or a local one sized to the machine.
+
+Ray's token authentication stays on (Ray 2.60's default for a new local cluster): without it anyone who can reach
+the node's ports runs code on it. Its token file must be private to this user (checked; a missing one is created
+with mode 0600). ``raytp --insecure-no-ray-auth ...`` is the one way to start a local cluster without it.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import ray
@@ -15,18 +22,85 @@ from raytp.data.dataset import MultiTaskDataset
 from raytp.errors import RaytpError
 
 
+AUTH_MODE_ENV = "RAY_AUTH_MODE"
+NO_RAY_AUTH_FLAG = "--insecure-no-ray-auth"
+NO_RAY_AUTH_MARK = "RAYTP_INSECURE_NO_RAY_AUTH"  # set by the CLI flag (raytp.cli), read here
+
+
+def token_file() -> Path | None:
+    """The file Ray reads its token from (``RAY_AUTH_TOKEN_PATH``, else ``~/.ray/auth_token``); None when the
+    token is given in ``RAY_AUTH_TOKEN``."""
+    if os.environ.get("RAY_AUTH_TOKEN"):
+        return None
+    return Path(os.environ.get("RAY_AUTH_TOKEN_PATH") or Path.home() / ".ray" / "auth_token")
+
+
+def check_token_file(path: Path) -> None:
+    """Refuse a token file that another user owns or that group/others can read or write (nor a symlink)."""
+    st = path.lstat()
+    if stat.S_ISLNK(st.st_mode) or not stat.S_ISREG(st.st_mode):
+        raise RaytpError(f"{path}: Ray's token file must be a regular file, not a link")
+    if st.st_uid != os.getuid():
+        raise RaytpError(f"{path}: Ray's token file belongs to another user (uid {st.st_uid}); refused")
+    if st.st_mode & 0o077:
+        raise RaytpError(f"{path}: Ray's token file is open to other users (mode {stat.S_IMODE(st.st_mode):04o}); "
+                         f"run `chmod 600 {path}`")
+
+
+def _create_token_file(path: Path) -> None:
+    from ray._private.authentication.authentication_token_generator import generate_new_authentication_token
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(generate_new_authentication_token())
+
+
+def prepare_ray_auth(local: bool) -> None:
+    """Before ``ray.init``: token auth on for a local cluster this process starts (``RAY_AUTH_MODE=disabled`` in the
+    environment is refused unless ``--insecure-no-ray-auth`` was given), and the token file private to this user
+    (created with mode 0600 when missing)."""
+    if os.environ.get(NO_RAY_AUTH_MARK) == "1":
+        if os.environ.get(AUTH_MODE_ENV) != "disabled":
+            os.environ[AUTH_MODE_ENV] = "disabled"
+            from ray._raylet import Config
+            Config.initialize("")
+        return
+    mode = os.environ.get(AUTH_MODE_ENV, "").lower()
+    if local:
+        if mode == "disabled":
+            raise RaytpError(f"{AUTH_MODE_ENV}=disabled: raytp keeps Ray's token authentication on for the clusters it "
+                             f"starts; unset it, or pass {NO_RAY_AUTH_FLAG} (anyone who can reach this machine's Ray "
+                             "ports could then run code on it)")
+        if mode != "token":
+            os.environ[AUTH_MODE_ENV] = "token"
+            from ray._raylet import Config
+            Config.initialize("")  # as Ray's own _enable_token_auth: this process's cached config sees token mode
+    elif mode != "token":
+        return  # an existing cluster: its owner chose; Ray itself finds a token if one is needed
+    path = token_file()
+    if path is None:
+        return
+    try:
+        check_token_file(path)
+    except FileNotFoundError:
+        if local:
+            try:
+                _create_token_file(path)
+            except FileExistsError:  # another process made it meanwhile
+                check_token_file(path)
+
+
 def ensure_ray(address: str | None = None, num_cpus: int | None = None, num_gpus: int | None = None) -> bool:
     """Start or join Ray unless already connected. Returns True when this call started it."""
     if ray.is_initialized():
         return False
     address = address or os.environ.get("RAY_ADDRESS") or None
+    prepare_ray_auth(local=not address)
     kwargs = dict(logging_level=logging.WARNING, log_to_driver=True, include_dashboard=False)
     try:
         if address:
             ray.init(address=address, logging_level=logging.WARNING)
         else:
-            # a throwaway local cluster started by this process: Ray's token auth only gets in the way
-            os.environ.setdefault("RAY_AUTH_MODE", "disabled")
             # address="local": never attach to a `ray start` cluster found on the machine (num_cpus would be refused)
             ray.init(address="local", num_cpus=num_cpus or os.cpu_count() or 1, num_gpus=num_gpus, **kwargs)
     except ConnectionError as e:

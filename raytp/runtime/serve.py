@@ -7,7 +7,8 @@
   in a worker thread and swap it in with one assignment, so requests keep being answered. A reload that fails keeps
   the previous run (and logs why); a first load that fails fails the replica. Changing ``args.run_dir`` (or
   ``serve.run`` again) rebuilds the app and rolls new replicas in before the old ones stop.
-- Bearer token: the ``token`` argument, else ``RAYTP_API_TOKEN`` in the replica's environment.
+- Bearer token: the ``token`` argument, else ``RAYTP_API_TOKEN`` in the replica's environment (set but empty or
+  short: the replica refuses to start rather than serve without auth).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from ray.serve import Application
 
 from raytp.errors import RaytpError
 from raytp.runtime.cluster import ensure_ray
-from raytp.serving.http_api import LOOPBACK_HOSTS, TOKEN_ENV, create_app
+from raytp.serving.http_api import TOKEN_ENV, check_token, create_app, is_loopback
 from raytp.serving.recommender import Recommender
 from raytp.runtime.serve_env import LOGGING_CONFIG
 
@@ -50,7 +51,8 @@ class RecommenderService:
     """Holds the current ``Recommender``; the ASGI app reads it on every request."""
 
     def __init__(self, token: str | None = None, loopback_only: bool = False):
-        self._token = token if token is not None else (os.environ.get(TOKEN_ENV) or None)
+        self._token = check_token(token, "token") if token is not None else check_token(os.environ.get(TOKEN_ENV),
+                                                                                        TOKEN_ENV)
         self._loopback_only = loopback_only
         self._recommender: Recommender | None = None
 
@@ -98,9 +100,9 @@ def make_app(run_dir: str, token: str | None = None, loopback_only: bool = False
                                                                                      loopback_only=loopback_only)
 
 
-def is_loopback(host: str) -> bool:
-    """Whether a bind host is this machine only."""
-    return host in LOOPBACK_HOSTS or host.startswith("127.")
+# Serve's HTTP options for raytp's own server: idle keep-alive connections closed after 15 s (HAProxy's
+# http-keep-alive follows it), and a request that runs over 30 s is cut off by Serve.
+HTTP_TIMEOUTS = {"keep_alive_timeout_s": 15, "request_timeout_s": 30}
 
 
 def run_local(run_dir: str, host: str = "127.0.0.1", port: int = 8000, token: str | None = None) -> str:
@@ -108,10 +110,21 @@ def run_local(run_dir: str, host: str = "127.0.0.1", port: int = 8000, token: st
 
     HAProxy ingress needs ``SERVE_ENV`` in the Ray processes' environment (``apply_serve_env`` before Ray starts);
     without it, Serve's Python proxy serves the same app, at a much higher cost per request."""
-    serve.start(http_options={"host": host, "port": port}, logging_config=LOGGING_CONFIG)
+    serve.start(http_options={"host": host, "port": port, **HTTP_TIMEOUTS}, logging_config=LOGGING_CONFIG)
+    check_http_host(host, port)
     # with HAProxy ingress each replica also listens on all interfaces (Ray's choice): keep a local server local
     serve.run(make_app(run_dir, token=token, loopback_only=is_loopback(host)), name=APP_NAME, route_prefix="/")
     return f"http://{host}:{port}"
+
+
+def check_http_host(host: str, port: int) -> None:
+    """Refuse to deploy when Serve was already running with other HTTP options: ``serve.start`` then keeps the old
+    ones and only warns, and a server announced on 127.0.0.1 could in fact listen on every interface."""
+    from ray.serve.context import _get_global_client
+    actual = _get_global_client().http_config
+    if (actual.host, actual.port) != (host, port):
+        raise RaytpError(f"Serve is already running on this cluster with HTTP on {actual.host}:{actual.port}, not "
+                         f"{host}:{port}; stop it (serve shutdown) or use those options")
 
 
 @contextmanager

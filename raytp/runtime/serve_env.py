@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 import socket
+import tempfile
 from typing import Any, Awaitable, Callable
 
-__all__ = ["LOGGING_CONFIG", "SERVE_ENV", "NoDisconnectWatch", "apply_serve_env", "ingress_middlewares"]
+__all__ = ["HAPROXY_PATH_VARS", "INGRESS_TIMEOUTS", "LOGGING_CONFIG", "SERVE_ENV", "NoDisconnectWatch",
+           "apply_serve_env", "ingress_middlewares"]
 
 # Serve's HTTP path, measured with benchmarks/serve_load.py on 2 cores (see benchmarks/README.md): with the
 # default Python proxy actor every request crosses proxy -> replica as a Ray actor call, ~13 ms of CPU per
@@ -38,6 +40,26 @@ LOGGING_CONFIG = {"log_level": "WARNING", "enable_access_log": False}
 HAPROXY_PORT_VARS = ("RAY_SERVE_HAPROXY_STATS_PORT", "RAY_SERVE_HAPROXY_METRICS_PORT")
 
 
+# Timeouts of HAProxy (Ray's defaults: an hour of client inactivity, none on the server): a client that sends
+# nothing for 30 s is cut off, a replica that answers nothing for 60 s too. The app itself cuts off a body that has
+# not arrived within 10 s (raytp.serving.http_api.BODY_TIMEOUT_S) and refuses a bad token before reading the body.
+INGRESS_TIMEOUTS = {
+    "RAY_SERVE_HAPROXY_TIMEOUT_CLIENT_S": "30",
+    "RAY_SERVE_HAPROXY_TIMEOUT_SERVER_S": "60",
+    "RAY_SERVE_HAPROXY_TIMEOUT_CONNECT_S": "5",
+}
+# HAProxy's config, admin socket (mode 666, level admin), server state and metrics socket: Ray puts them under
+# /tmp/haproxy-serve, where another local user could reach the admin socket and redirect requests (bearer tokens
+# included). ``apply_serve_env`` moves them into a private 0700 directory of this start.
+HAPROXY_PATH_VARS = {
+    "RAY_SERVE_HAPROXY_CONFIG_FILE_LOC": "haproxy.cfg",
+    "RAY_SERVE_HAPROXY_SOCKET_PATH": "admin.sock",
+    "RAY_SERVE_HAPROXY_SERVER_STATE_BASE": "",
+    "RAY_SERVE_HAPROXY_SERVER_STATE_FILE": "server-state",
+    "RAY_SERVE_HAPROXY_METRICS_SOCKET_PATH": "metrics.sock",
+}
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("", 0))
@@ -45,15 +67,21 @@ def _free_port() -> int:
 
 
 def apply_serve_env(environ: dict[str, str] | None = None) -> dict[str, str]:
-    """Put ``SERVE_ENV`` (and free HAProxy stats/metrics ports) into ``environ`` (default ``os.environ``) where not
-    set already; call before Ray starts. Returns what the Serve processes will see."""
+    """Put ``SERVE_ENV``, ``INGRESS_TIMEOUTS``, free HAProxy stats/metrics ports and HAProxy's files in a new private
+    (0700) temporary directory into ``environ`` (default ``os.environ``) where not set already; call before Ray
+    starts. Returns what the Serve processes will see."""
     environ = os.environ if environ is None else environ
-    for key, value in SERVE_ENV.items():
+    for key, value in {**SERVE_ENV, **INGRESS_TIMEOUTS}.items():
         environ.setdefault(key, value)
     for key in HAPROXY_PORT_VARS:
         if key not in environ:
             environ[key] = str(_free_port())
-    return {k: environ[k] for k in (*SERVE_ENV, *HAPROXY_PORT_VARS)}
+    if not any(k in environ for k in HAPROXY_PATH_VARS):
+        private = tempfile.mkdtemp(prefix="raytp-haproxy-")  # mode 0700, owned by this user
+        for key, name in HAPROXY_PATH_VARS.items():
+            environ[key] = os.path.join(private, name) if name else private
+    return {k: environ[k] for k in (*SERVE_ENV, *INGRESS_TIMEOUTS, *HAPROXY_PORT_VARS, *HAPROXY_PATH_VARS)
+            if k in environ}
 
 
 # -- ingress middleware ------------------------------------------------------------------------------------------
@@ -67,15 +95,22 @@ Scope = dict[str, Any]
 ASGIApp = Callable[[Scope, Any, Any], Awaitable[None]]
 
 
+# Headers Serve acts on that a client must not set: ``x-request-timeout-seconds: 0`` would switch Serve's request
+# timeout off for that request.
+CLIENT_CONTROL_HEADERS = frozenset({b"x-request-timeout-seconds", b"x-request-disconnect-disabled"})
+
+
 class NoDisconnectWatch:
-    """ASGI middleware: marks each HTTP request as not needing Serve's client-disconnect watch."""
+    """ASGI middleware: drops client-set Serve control headers (``CLIENT_CONTROL_HEADERS``) and marks each HTTP
+    request as not needing Serve's client-disconnect watch."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] == "http":
-            scope["headers"] = [*scope["headers"], DISCONNECT_DISABLED_HEADER]
+            scope["headers"] = [*(h for h in scope["headers"] if h[0].lower() not in CLIENT_CONTROL_HEADERS),
+                                DISCONNECT_DISABLED_HEADER]
         await self.app(scope, receive, send)
 
 

@@ -24,10 +24,11 @@ from ray.tune.schedulers import ASHAScheduler, TrialScheduler
 
 from raytp.config import ExperimentConfig, compute_units, config_from_dict
 from raytp.data.dataset import MultiTaskDataset
-from raytp.errors import RaytpError
+from raytp.errors import RaytpError, RunDirError
 from raytp.runtime.cluster import check_fits, worker_data
 from raytp.search.outcomes import OK, add_gains, label_rows, noise_margin, pair_outcomes, pooled_seed_sd, summarize
 from raytp.search.space import first_point, full_space, hp_columns, resolve_point
+from raytp.search.state_integrity import TRUST_ENV, StateRecord, state_key
 from raytp.rundir import RunDir, names
 
 COLUMNS = ["trial_id", "source", "target", "hp_mode", "hp_lr", "hp_lr_scale", "hp_epochs", "hp_source_weight",
@@ -97,6 +98,70 @@ class _ProgressBar(tune.Callback):
         self.bar.close()
 
 
+class _StateRecorder(tune.Callback):
+    """Hashes the Tune state files a restore would unpickle as soon as Tune writes them (checked after every step
+    of the controller) into the run directory's HMAC'd record (``raytp.search.state_integrity``). Tune writes
+    them into the driver's staging directory and copies them to the storage path in a background thread: both are
+    hashed, so a version is recorded before its copy reaches the storage path.
+
+    Tune pickles its callbacks into tuner.pkl, and a restored Tuner brings back that copy: so only paths are
+    pickled, and the record (and this user's key) are loaded from the run directory on first use."""
+
+    def __init__(self, run_root: str, exp_dir: str, record_rel: str):
+        self.run_root, self.exp_dir, self.record_rel = run_root, exp_dir, record_rel
+        self._record: StateRecord | None = None
+        self._key: bytes | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_record": None, "_key": None}
+
+    def flush(self, trials: list | None = None) -> None:
+        run = RunDir(self.run_root)
+        if self._record is None:
+            self._key = state_key()
+            self._record = load_state_record(run, self.record_rel, self._key, missing_ok=True)
+        storage = getattr(trials[0], "storage", None) if trials else None
+        staging = getattr(storage, "experiment_driver_staging_path", None)
+        grew = self._record.update(Path(staging)) if staging else False
+        grew = self._record.update(Path(self.exp_dir)) or grew
+        if grew or not run.has(self.record_rel):
+            run.write_json(self.record_rel, self._record.to_json(self._key))
+
+    def on_step_end(self, iteration: int, trials: list, **info: Any) -> None:
+        self.flush(trials)
+
+    def on_experiment_end(self, trials: list, **info: Any) -> None:
+        self.flush(trials)
+
+
+def load_state_record(run: RunDir, rel: str, key: bytes, missing_ok: bool = False) -> StateRecord:
+    if not run.has(rel):
+        if missing_ok:
+            return StateRecord()
+        raise RunDirError(f"{run.path(rel)}: no checksum record of the Tune state to resume; refusing to unpickle "
+                          "it (pass --trust to resume anyway, or search again without --resume)")
+    return StateRecord.from_json(run.read_json(rel), key, str(run.path(rel)))
+
+
+def verify_tune_state(run: RunDir, storage: str, exp_path: str, record_rel: str) -> None:
+    """Before ``Tuner.restore``: refuse state this user's raytp did not record (tampered, added, another user's
+    files or run directory, remote storage), unless ``--trust`` (``RAYTP_TRUST_RUN_DIR=1``)."""
+    import os
+    if os.environ.get(TRUST_ENV) == "1":
+        return
+    if "://" in storage:
+        raise RunDirError(f"{exp_path}: Tune state on remote storage cannot be checked before it is unpickled; "
+                          "pass --trust to resume from it")
+    for path in (run.root, Path(exp_path)):
+        if path.stat().st_uid != os.getuid():
+            raise RunDirError(f"{path}: owned by another user; refusing to unpickle its Tune state (pass --trust)")
+    problems = load_state_record(run, record_rel, state_key()).problems(Path(exp_path))
+    if problems:
+        more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise RunDirError(f"{exp_path}: Tune state does not match what this run recorded: {problems[0]}{more}; "
+                          "refusing to unpickle it (pass --trust to resume anyway)")
+
+
 class WarmStartASHA(ASHAScheduler):
     """ASHA that never stops the first ``protect_first`` trials: the warm-start trial of each kept pair.
 
@@ -146,20 +211,25 @@ def _run_tuner(cfg: ExperimentConfig, ds: MultiTaskDataset, single: dict[str, An
         {"cpu": res.cpus_per_worker, "gpu": res.gpus_per_worker})
     storage, name = _storage(cfg, run), f"search_{mode}"
     exp_path = f"{storage.rstrip('/')}/{name}"
+    record_rel = names.tune_state_record(name)
+    callbacks: list[Any] = [_ProgressBar(len(trials) if trials else tune_config.get("num_samples"),
+                                         f"{mode} search")] if progress else []
+    recorder = _StateRecorder(str(run.root), exp_path, record_rel) if "://" not in storage else None
     run_config = tune.RunConfig(
         name=name, storage_path=storage,
         failure_config=tune.FailureConfig(max_failures=res.max_retries),
         checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
-        callbacks=[_ProgressBar(len(trials) if trials else tune_config.get("num_samples"), f"{mode} search")]
-        if progress else None,
+        callbacks=[*callbacks, *([recorder] if recorder else [])] or None,
         verbose=0)
     if resume and tune.Tuner.can_restore(exp_path):
+        verify_tune_state(run, storage, exp_path, record_rel)  # before anything of it is unpickled
         tuner = tune.Tuner.restore(exp_path, trainable=trainable, resume_unfinished=True, restart_errored=True,
                                    param_space=param_space)
     else:
         if "://" not in storage and Path(exp_path).is_dir():
             import shutil
             shutil.rmtree(exp_path)  # a fresh search replaces an earlier experiment of the same name
+        run.forget(record_rel)
         tuner = tune.Tuner(trainable, param_space=param_space, run_config=run_config,
                            tune_config=tune.TuneConfig(max_concurrent_trials=concurrency, reuse_actors=True,
                                                        trial_dirname_creator=lambda t: f"{mode}_{t.trial_id}",
@@ -167,6 +237,8 @@ def _run_tuner(cfg: ExperimentConfig, ds: MultiTaskDataset, single: dict[str, An
     start = time.perf_counter()
     grid = tuner.fit()
     wall = time.perf_counter() - start
+    if recorder is not None:
+        recorder.flush()  # the final state (a restored Tuner runs its own unpickled copy of the recorder)
     return [grid[i] for i in range(len(grid))], wall
 
 

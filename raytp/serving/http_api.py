@@ -8,6 +8,9 @@ Every error is JSON ``{"error": {"code": ..., "message": ...}}``:
 ====  =====================  ===========================================================
 400   ``malformed_json``     the body is not valid JSON
 401   ``unauthorized``       a token is configured and the request lacks ``Authorization: Bearer <token>``
+                             (checked on the request head, before any body byte is read)
+403   ``forbidden``          a local-only server and a client that is not on this machine (or a forwarded request)
+408   ``request_timeout``    the body did not arrive within ``BODY_TIMEOUT_S``
 404   ``unknown_task``       a task name the loaded run does not know (also ``not_found`` for unknown routes)
 405   ``method_not_allowed``
 413   ``body_too_large``     body over ``MAX_BODY_BYTES``
@@ -20,7 +23,9 @@ Every error is JSON ``{"error": {"code": ..., "message": ...}}``:
 
 from __future__ import annotations
 
+import asyncio
 import hmac
+import ipaddress
 import logging
 from collections.abc import Callable
 from typing import Any, Literal
@@ -35,10 +40,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from raytp.errors import RaytpError
 from raytp.serving.recommender import QueryError, Recommender, UnknownTaskError
 
-__all__ = ["create_app", "MAX_BODY_BYTES", "TOKEN_ENV"]
+__all__ = ["create_app", "check_token", "is_loopback", "BODY_TIMEOUT_S", "MAX_BODY_BYTES", "MIN_TOKEN_CHARS",
+           "TOKEN_ENV"]
 
 MAX_BODY_BYTES = 64 * 1024
+BODY_TIMEOUT_S = 10.0    # a whole request body (<= 64 KiB) must arrive within this: a trickling client is cut off
+MIN_TOKEN_CHARS = 16
 TOKEN_ENV = "RAYTP_API_TOKEN"
+# headers by which a proxy names the original client: never trusted to make a request look local
+FORWARDED_HEADERS = frozenset({b"forwarded", b"x-forwarded-for", b"x-real-ip", b"x-forwarded-host"})
 log = logging.getLogger("raytp.serving.http_api")
 
 
@@ -154,28 +164,74 @@ _ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     s: {"model": ErrorResponse} for s in (400, 401, 404, 413, 422, 503)}
 
 
-# -- middleware: body limit + catch-all ------------------------------------------------------------
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost", "::ffff:127.0.0.1"})
+# -- tokens and addresses ------------------------------------------------------------------------------
+def check_token(token: str | None, source: str = "token") -> str | None:
+    """``token`` when usable, None when not set; a set but empty or short token is an error, never "no auth"
+    (an empty Secret from a failed command must not silently open the API)."""
+    if token is None:
+        return None
+    if not isinstance(token, str) or len(token.strip()) < MIN_TOKEN_CHARS or token != token.strip():
+        raise RaytpError(f"{source}: the API token is set but {'empty' if not (token or '').strip() else 'too short'}"
+                         f" (needs at least {MIN_TOKEN_CHARS} characters, no surrounding spaces); unset it to run "
+                         "without a token")
+    return token
 
 
+def is_loopback(host: str | None) -> bool:
+    """Whether an address (or bind host) is this machine only: ``ipaddress.is_loopback``, IPv4-mapped IPv6
+    addresses included; ``localhost`` is the one name accepted."""
+    if not host:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        ip = ipaddress.ip_address(host.split("%", 1)[0].strip("[]"))
+    except ValueError:
+        return False
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return (mapped or ip).is_loopback
+
+
+# -- middleware: auth, body limit and deadline, catch-all ----------------------------------------------
 class _Guard:
-    """Pure ASGI middleware: refuse bodies over ``max_body`` (413) and turn any unhandled exception into JSON.
+    """Pure ASGI middleware, in front of everything: local-only check (403), bearer token on /v1 from the request
+    head (401, before any body byte is read), body size (413) and arrival deadline (408); any unhandled exception
+    becomes JSON (500).
 
-    ``loopback_only``: answer 403 to any client not on this machine. Serve's HAProxy ingress binds each
-    replica's own HTTP server on all interfaces (Ray's choice, for HAProxy on other nodes), so a deployment
-    meant for 127.0.0.1 needs this to stay local."""
+    ``loopback_only``: answer 403 to any client not on this machine, and to any request that carries a forwarding
+    header (a proxy in front means a remote origin; the header itself is never trusted). Serve's HAProxy ingress
+    binds each replica's own HTTP server on all interfaces (Ray's choice, for HAProxy on other nodes), so a
+    deployment meant for 127.0.0.1 needs this to stay local."""
 
-    def __init__(self, app: Any, max_body: int = MAX_BODY_BYTES, loopback_only: bool = False):
+    def __init__(self, app: Any, max_body: int = MAX_BODY_BYTES, loopback_only: bool = False,
+                 token: str | None = None, body_timeout_s: float = BODY_TIMEOUT_S):
         self.app, self.max_body, self.loopback_only = app, max_body, loopback_only
+        self.token = token.encode() if token else None
+        self.body_timeout_s = body_timeout_s
+
+    def _authorized(self, scope: dict) -> bool:
+        if self.token is None or not scope.get("path", "").startswith("/v1"):
+            return True
+        given = next((v for k, v in scope.get("headers", ()) if k == b"authorization"), b"")
+        scheme, _, cred = given.partition(b" ")
+        return hmac.compare_digest(cred.strip(), self.token) and scheme.lower() == b"bearer"
+
+    def _local(self, scope: dict) -> bool:
+        client = (scope.get("client") or ("",))[0]
+        return is_loopback(client) and not any(k in FORWARDED_HEADERS for k, _ in scope.get("headers", ()))
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if self.loopback_only and (scope.get("client") or ("",))[0] not in LOOPBACK_HOSTS:
+        if self.loopback_only and not self._local(scope):
             await _error(403, "forbidden", "this server answers only clients on its own machine (it was started "
-                                           "for 127.0.0.1); start it with --host 0.0.0.0 to serve others"
-                         )(scope, receive, send)
+                                           "for 127.0.0.1, and forwarded requests are refused); start it with "
+                                           "--host 0.0.0.0 to serve others")(scope, receive, send)
+            return
+        if not self._authorized(scope):
+            await _error(401, "unauthorized", "missing or wrong bearer token",
+                         headers={"WWW-Authenticate": "Bearer"})(scope, receive, send)
             return
         started = False
 
@@ -190,7 +246,12 @@ class _Guard:
 
         try:
             if scope.get("method") in ("POST", "PUT", "PATCH"):
-                body = await self._read_body(receive, scope)
+                try:
+                    body = await asyncio.wait_for(self._read_body(receive, scope), self.body_timeout_s)
+                except asyncio.TimeoutError:
+                    await reply(_error(408, "request_timeout", f"the request body did not arrive within "
+                                                               f"{self.body_timeout_s:g} s", headers={"Connection": "close"}))
+                    return
                 if body is None:
                     await reply(_error(413, "body_too_large", f"request body is over {self.max_body} bytes"))
                     return
@@ -234,12 +295,16 @@ def _replay(body: bytes, receive: Callable) -> Callable:
 
 # -- the app ---------------------------------------------------------------------------------------
 def create_app(get_recommender: Callable[[], Recommender | None], token: str | None = None,
-               max_body: int = MAX_BODY_BYTES, loopback_only: bool = False) -> FastAPI:
+               max_body: int = MAX_BODY_BYTES, loopback_only: bool = False,
+               body_timeout_s: float = BODY_TIMEOUT_S) -> FastAPI:
     """The API over whatever recommender ``get_recommender()`` returns at request time (hot reload swaps it).
 
-    ``token``: when set, every /v1 route needs ``Authorization: Bearer <token>``; /healthz stays open.
+    ``token``: when set (at least ``MIN_TOKEN_CHARS``; empty or short is an error), every /v1 route needs
+    ``Authorization: Bearer <token>``; /healthz stays open.
     ``loopback_only``: every route answers 403 to clients that are not on this machine.
+    ``body_timeout_s``: a request body must arrive within this (408 otherwise).
     """
+    token = check_token(token)
     app = FastAPI(title="raytp recommender", version="1", description=__doc__.split("\n\n")[0])
     bearer = HTTPBearer(auto_error=False)
     expected = token.encode() if token else None
@@ -307,5 +372,6 @@ def create_app(get_recommender: Callable[[], Recommender | None], token: str | N
         return _error(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail),
                       headers=getattr(exc, "headers", None))
 
-    app.add_middleware(_Guard, max_body=max_body, loopback_only=loopback_only)
+    app.add_middleware(_Guard, max_body=max_body, loopback_only=loopback_only, token=token,
+                       body_timeout_s=body_timeout_s)
     return app

@@ -26,6 +26,7 @@ import pandas as pd
 from raytp.errors import RaytpError, RunDirError
 from raytp.rundir import RunDir
 from raytp.rundir.names import PAIR_PREDICTIONS, SEARCH_FULL, SEARCH_PRUNED, SINGLE_TASK
+from raytp.task_names import task_name_problem
 
 SEARCHES = {"pruned": SEARCH_PRUNED, "full": SEARCH_FULL}
 DEFAULT_K = 5
@@ -104,6 +105,9 @@ class Recommender:
         tasks = st.get("tasks") if isinstance(st, dict) else None
         if not isinstance(tasks, dict) or len(tasks) < 2:
             raise RunDirError(f"{run.root / SINGLE_TASK}: needs a 'tasks' mapping with at least two tasks")
+        bad = next((p for p in map(task_name_problem, tasks) if p is not None), None)
+        if bad is not None:
+            raise RunDirError(f"{run.root / SINGLE_TASK}: {bad}")
         single = {str(t): (v if isinstance(v, dict) else {}) for t, v in tasks.items()}
         used = [SINGLE_TASK]
 

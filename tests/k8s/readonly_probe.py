@@ -65,7 +65,7 @@ def main(out: str, stages: list[str]) -> dict:
                 from raytp.runtime.serve import run_local
                 from tests.recommender_runs import write_run
                 write_run(os.path.join(out, "run"))
-                url = run_local(os.path.join(out, "run"), port=_free_port(), token="probe")
+                url = run_local(os.path.join(out, "run"), port=_free_port(), token="readonly-probe-token-0123456789")
                 status, deadline = None, time.monotonic() + 120
                 while time.monotonic() < deadline:
                     try:
@@ -75,8 +75,10 @@ def main(out: str, stages: list[str]) -> dict:
                     except OSError:
                         time.sleep(1)
                 res["serve_status"] = status
-                res["haproxy_files"] = sorted(os.path.relpath(os.path.join(d, f), "/tmp/haproxy-serve")
-                                              for d, _, files in os.walk("/tmp/haproxy-serve") for f in files)
+                # HAProxy's files live in the private directory apply_serve_env made for this start
+                hap = os.path.dirname(os.environ.get("RAY_SERVE_HAPROXY_CONFIG_FILE_LOC", "/tmp/haproxy-serve/x"))
+                res["haproxy_files"] = sorted(os.path.relpath(os.path.join(d, f), hap)
+                                              for d, _, files in os.walk(hap) for f in files)
                 serve.shutdown()
         finally:
             ray.shutdown()

@@ -167,7 +167,8 @@ def test_no_data_or_weights_unless_a_build_arg_asks():
             for s in srcs:
                 assert (ROOT / s).exists(), f"COPY {s}: no such path in the repository"
                 assert not _dockerignored(s), f"COPY {s}: excluded by .dockerignore"
-                assert s in ("pyproject.toml", "README.md", "raytp"), f"COPY {s}: only the package goes in"
+                assert s in ("pyproject.toml", "README.md", "raytp", "deploy/constraints.txt"), \
+                    f"COPY {s}: only the package (and its hashed constraints) goes in"
             assert "--from" not in rest
         if word == "RUN" and re.search(r"disaster|minilm|ASSET_PACKAGES|\.csv|safetensors", rest, re.I):
             assert re.search(r'if \[ "\$\{WITH_ASSETS\}" = "1" \]', rest), f"unguarded asset install: {rest}"

@@ -299,7 +299,7 @@ def test_bad_input_is_refused_cleanly(name, tmp_path, capsys, monkeypatch):
 
 def _raytp(args: list, cwd: Path, timeout: float) -> subprocess.CompletedProcess:
     exe = Path(sys.executable).with_name("raytp")
-    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_ADDRESS": ""}
+    env = {**os.environ, "RAY_ADDRESS": ""}
     return subprocess.run([str(exe), *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
 
 

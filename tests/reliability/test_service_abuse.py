@@ -17,7 +17,7 @@ from raytp.serving.http_api import create_app
 from raytp.serving.recommender import Recommender
 from tests.recommender_runs import TASKS, write_run
 
-TOKEN = "s3cret-token"
+TOKEN = "s3cret-token-for-tests"
 
 
 @pytest.fixture(scope="module")

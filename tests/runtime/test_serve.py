@@ -62,6 +62,8 @@ def app(runs):
     from ray import serve
     from ray.serve.context import _get_global_client
     if not ray.is_initialized():
+        from raytp.runtime.cluster import prepare_ray_auth
+        prepare_ray_auth(local=True)
         ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
     port = _free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port})
@@ -271,3 +273,44 @@ def test_serve_config_is_a_valid_serve_deploy_config(runs):
     built = getattr(importlib.import_module(module), attr)({**application.args, "run_dir": runs["a"]})
     assert built._bound_deployment.name == DEPLOYMENT_NAME
     assert built._bound_deployment.init_kwargs["loopback_only"] is True
+
+
+def test_slow_unauthenticated_bodies_do_not_hold_the_replica(app):
+    """64 clients without a token promise 64 KiB bodies and stall after 11 bytes: each gets 401 from the request
+    head, and other clients are answered within 1 s while the 64 are still connected (issue 20)."""
+    port = int(app["url"].rsplit(":", 1)[1])
+    head = (b"POST /v1/recommend HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 65536\r\n\r\n{\"target\": ")
+    socks = []
+    try:
+        for _ in range(64):
+            s = socket.create_connection(("127.0.0.1", port), timeout=5)
+            s.sendall(head)
+            socks.append(s)
+        latencies = []
+        for _ in range(10):
+            t = time.monotonic()
+            assert app["client"].post("/v1/recommend", json={"target": "water", "k": 2}).status_code == 200
+            latencies.append(time.monotonic() - t)
+        assert max(latencies) < 1.0, latencies
+        statuses = []
+        for s in socks:
+            s.settimeout(10)
+            try:
+                statuses.append(s.recv(64).split(b" ", 2)[1])
+            except (socket.timeout, ConnectionError, IndexError):
+                statuses.append(None)
+        assert statuses == [b"401"] * 64, statuses
+    finally:
+        for s in socks:
+            s.close()
+
+
+def test_serve_already_running_with_other_http_options_is_refused(app, runs):
+    """serve.start keeps a running Serve's HTTP options and only warns: run_local compares and refuses."""
+    from raytp.runtime.serve import run_local
+    port = int(app["url"].rsplit(":", 1)[1])
+    for host, p in (("0.0.0.0", port), ("127.0.0.1", _free_port())):
+        with pytest.raises(RaytpError, match="already running on this cluster with HTTP on 127.0.0.1"):
+            run_local(runs["b"], host=host, port=p)
+    assert app["client"].get("/v1/tasks").status_code == 200  # the running app was left alone

@@ -6,8 +6,8 @@ import asyncio
 import importlib
 import socket
 
-from raytp.runtime.serve_env import (DISCONNECT_DISABLED_HEADER, HAPROXY_PORT_VARS, SERVE_ENV, NoDisconnectWatch,
-                                     apply_serve_env)
+from raytp.runtime.serve_env import (DISCONNECT_DISABLED_HEADER, HAPROXY_PATH_VARS, HAPROXY_PORT_VARS,
+                                     INGRESS_TIMEOUTS, SERVE_ENV, NoDisconnectWatch, apply_serve_env)
 
 
 def test_apply_serve_env_fills_defaults_and_keeps_what_is_set():
@@ -15,7 +15,7 @@ def test_apply_serve_env_fills_defaults_and_keeps_what_is_set():
     seen = apply_serve_env(env)
     assert env["RAY_SERVE_ENABLE_HA_PROXY"] == "1" and env["RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S"] == "30"
     assert env["RAY_SERVE_HAPROXY_STATS_PORT"] == "18404"
-    assert set(seen) == set(SERVE_ENV) | set(HAPROXY_PORT_VARS)
+    assert set(seen) == set(SERVE_ENV) | set(INGRESS_TIMEOUTS) | set(HAPROXY_PORT_VARS) | set(HAPROXY_PATH_VARS)
 
 
 def test_each_start_gets_free_haproxy_ports():
