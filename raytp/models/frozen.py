@@ -44,6 +44,7 @@ class EmbeddingMLPEncoder(Encoder):
 
 class FrozenEncoderBackend(Backend):
     name = "frozen-encoder"
+    stackable = True  # the seeds of a configuration train as one stacked model (models/batched.py)
     default_lr = DEFAULT_LR["frozen-encoder"]
 
     def __init__(self, cfg: BackendConfig, device: str = "cpu"):

@@ -13,15 +13,18 @@ import torch
 from sklearn.feature_extraction.text import HashingVectorizer
 from torch import nn
 
-from raytp.models.base import Backend, Batch, Encoder
+from raytp.models.base import Backend, Batch, Encoder, TaskModel
 
 
 class HashedEncoder(Encoder):
-    def __init__(self, buckets: int, embed_dim: int, hidden: int, seed: int):
+    def __init__(self, buckets: int, embed_dim: int, hidden: int, seed: int, table: torch.Tensor | None = None):
+        """``table``: (buckets, embed_dim) memory to hold the bag (e.g. one seed's slice of a stacked table)."""
         super().__init__()
         gen = torch.Generator().manual_seed(seed)
         self.hidden_size = hidden
-        self.bag = nn.EmbeddingBag(buckets, embed_dim, mode="mean", sparse=True)
+        # _weight: skip EmbeddingBag's own (global-RNG) init of the table, overwritten just below anyway
+        table = torch.empty(buckets, embed_dim) if table is None else table
+        self.bag = nn.EmbeddingBag(buckets, embed_dim, mode="mean", sparse=True, _weight=table)
         self.fc = nn.Linear(embed_dim, hidden)
         self.act = nn.ReLU()
         with torch.no_grad():
@@ -42,6 +45,7 @@ class HashedEncoder(Encoder):
 
 class HashedBackend(Backend):
     name = "hashed"
+    stackable = True  # the seeds of a configuration train as one stacked model (models/batched.py)
 
     def featurize(self, texts: list[str]) -> sp.csr_matrix:
         vec = HashingVectorizer(n_features=self.cfg.hash_buckets, ngram_range=(1, 2), alternate_sign=False,
@@ -55,8 +59,15 @@ class HashedBackend(Backend):
         return {"ids": torch.from_numpy(rows.indices.astype(np.int64)).to(self.device),
                 "offsets": torch.from_numpy(rows.indptr[:-1].astype(np.int64)).to(self.device)}
 
-    def new_encoder(self, seed: int) -> HashedEncoder:
-        return HashedEncoder(self.cfg.hash_buckets, self.cfg.embed_dim, self.cfg.hidden, seed)
+    def new_encoder(self, seed: int, table: torch.Tensor | None = None) -> HashedEncoder:
+        return HashedEncoder(self.cfg.hash_buckets, self.cfg.embed_dim, self.cfg.hidden, seed, table)
+
+    def new_models(self, tasks: list[str], seeds: list[int]) -> list[TaskModel]:
+        """One model per seed, their tables slices of one (S x buckets, embed_dim) block (stacked without a copy)."""
+        n, d = self.cfg.hash_buckets, self.cfg.embed_dim
+        block = torch.empty(len(seeds) * n, d)
+        return [TaskModel(self.new_encoder(s, block[i * n:(i + 1) * n]), tasks, s).to(self.device)
+                for i, s in enumerate(seeds)]
 
     def optimizers(self, model: nn.Module, lr: float, weight_decay: float = 0.0) -> list[torch.optim.Optimizer]:
         sparse = [p for n, p in model.named_parameters() if n.endswith("bag.weight")]

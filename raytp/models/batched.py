@@ -1,0 +1,344 @@
+"""The S seeds of one configuration trained as one model (pure torch): stacked parameters, one step for all.
+
+For the MLP backends (hashed n-grams, frozen-encoder embeddings): input -> Linear + ReLU -> one
+linear head per task. The seeds' parameters are stacked along a leading seed axis and each seed's
+``TaskModel`` keeps working, its parameters re-pointed to *views* of the stacks (no copy; evaluate,
+signatures, checkpoints see the trained weights). Per training step, every seed's own mini-batch
+(own data order, own part/head) is gathered in one call (one ``embedding_bag`` over a table of
+S x buckets rows, or one index into the embedding matrix), padded to the longest batch, and goes
+through ``bmm``; each seed keeps its own initialisation, early stopping, best epoch and threshold.
+
+The optimiser reproduces torch's Adam / AdamW / SparseAdam arithmetic per seed: dense parameters
+are updated only where a seed (and, for heads, the head it used) took the step, like a parameter
+whose gradient is ``None``; the embedding table rows a step touched are updated with SparseAdam's
+formula through ``index_select``/``index_add_`` (much cheaper than ``sparse_mask`` on the full
+table). Results match the sequential ``Fitter`` per seed (tests/models/test_batched.py).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from raytp.models.base import Backend, TaskModel
+from raytp.models.metrics import binary_scores
+from raytp.models.training import EvalSet, FitResult, HParams, Part, _Cycle, _epoch_batches, _pos_weight, best_threshold
+
+BETAS, EPS = (0.9, 0.999), 1e-8  # torch's Adam / SparseAdam defaults, which the backends use
+
+
+def can_batch(backend: Backend) -> bool:
+    """Whether ``backend``'s encoders are the stackable MLP (hashed, frozen-encoder); the transformer is not."""
+    return bool(getattr(backend, "stackable", False))
+
+
+def own_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """A state dict of copies holding only this model's elements (a deepcopy of a view copies the whole stack)."""
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def _stacked_table(weights: list[torch.Tensor]) -> torch.Tensor:
+    """The (S x buckets, D) stack of the seeds' tables: the block they already are consecutive slices of
+    (``HashedBackend.new_models``), else a copy."""
+    w0 = weights[0]
+    n = w0.shape[0] * w0.shape[1]
+    same = all(w.untyped_storage().data_ptr() == w0.untyped_storage().data_ptr() and w.is_contiguous()
+               and w.storage_offset() == i * n for i, w in enumerate(weights))
+    if same and w0.untyped_storage().nbytes() == len(weights) * n * w0.element_size():
+        block = torch.empty(0, dtype=w0.dtype, device=w0.device)
+        block.set_(w0.untyped_storage(), 0, (len(weights) * w0.shape[0], w0.shape[1]))
+        return block.requires_grad_()
+    return torch.cat([w.detach() for w in weights]).requires_grad_()
+
+
+class StackedMLP:
+    """The parameters of S same-shaped ``TaskModel``s as stacked tensors; the models become views of them."""
+
+    def __init__(self, models: list[TaskModel], tasks: list[str]):
+        enc = models[0].encoder
+        self.S, self.tasks = len(models), list(tasks)
+        self.has_bag = hasattr(enc, "bag")
+        self.buckets = int(enc.bag.weight.shape[0]) if self.has_bag else 0
+        with torch.no_grad():
+            self.table = _stacked_table([m.encoder.bag.weight for m in models]) if self.has_bag else None
+            self.w1 = torch.stack([m.encoder.fc.weight.detach() for m in models]).requires_grad_()  # (S, H, D)
+            self.b1 = torch.stack([m.encoder.fc.bias.detach() for m in models]).requires_grad_()  # (S, H)
+            self.wh = torch.stack([torch.cat([m.heads[t].weight.detach() for t in tasks]) for m in models]
+                                  ).requires_grad_()  # (S, K, H)
+            self.bh = torch.stack([torch.cat([m.heads[t].bias.detach() for t in tasks]) for m in models]
+                                  ).requires_grad_()  # (S, K)
+        for s, m in enumerate(models):  # re-point each model's parameters to views of the stacks
+            if self.has_bag:
+                m.encoder.bag.weight = nn.Parameter(self.table.detach()[s * self.buckets:(s + 1) * self.buckets])
+            m.encoder.fc.weight = nn.Parameter(self.w1.detach()[s])
+            m.encoder.fc.bias = nn.Parameter(self.b1.detach()[s])
+            for k, t in enumerate(tasks):
+                m.heads[t].weight = nn.Parameter(self.wh.detach()[s, k:k + 1])
+                m.heads[t].bias = nn.Parameter(self.bh.detach()[s, k:k + 1])
+
+    def dense(self) -> list[torch.Tensor]:
+        return [self.w1, self.b1, self.wh, self.bh]
+
+    def logits(self, x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+        """(S, B, D) inputs, head index per seed (S,) -> (S, B) logits (the same arithmetic as ``nn.Linear``)."""
+        h = torch.relu(torch.baddbmm(self.b1.unsqueeze(1), x, self.w1.transpose(1, 2)))
+        ar = torch.arange(self.S, device=x.device)
+        w, b = self.wh[ar, k].unsqueeze(1), self.bh[ar, k].view(self.S, 1, 1)  # (S, 1, H), (S, 1, 1)
+        return torch.baddbmm(b, w, h.transpose(1, 2)).squeeze(1)
+
+
+class _BatchedAdam:
+    """torch's Adam (L2 weight decay) / AdamW (decoupled) on stacked dense tensors and SparseAdam on the
+    table, applied per seed (and per head) only where ``mask`` says that slice took the step."""
+
+    def __init__(self, stack: StackedMLP, lr: float, weight_decay: float, decoupled: bool):
+        self.stack, self.lr, self.wd, self.decoupled = stack, lr, weight_decay, decoupled
+        # per-slice step counts: one per seed for the encoder, one per (seed, head) for the heads
+        self.state = [(torch.zeros_like(p), torch.zeros_like(p), np.zeros(p.shape[:n], dtype=np.int64))
+                      for p, n in zip(stack.dense(), (1, 1, 2, 2))]
+        if stack.table is not None:  # SparseAdam's two moments side by side: one gather, one scatter per step
+            self.sparse_mv = torch.zeros(stack.table.shape[0], 2, stack.table.shape[1], dtype=stack.table.dtype,
+                                         device=stack.table.device)
+            self.sparse_step = 0
+
+    @torch.no_grad()
+    def step(self, active: np.ndarray, used: np.ndarray) -> None:
+        """``active`` (S,) bool: seeds that stepped; ``used`` (S, K) bool: the head each of them used."""
+        b1, b2 = BETAS
+        for p, (m, v, steps) in zip(self.stack.dense(), self.state):
+            mask_np = used if steps.ndim == 2 else active
+            steps[mask_np] += 1
+            grad = p.grad
+            if self.wd != 0 and not self.decoupled:
+                grad = grad.add(p, alpha=self.wd)
+            n = np.maximum(steps, 1).astype(np.float64)
+            shape = mask_np.shape + (1,) * (p.dim() - mask_np.ndim)
+            step_size = torch.as_tensor(-(self.lr / (1 - b1 ** n)), dtype=p.dtype, device=p.device).view(shape)
+            bc2_sqrt = torch.as_tensor((1 - b2 ** n) ** 0.5, dtype=p.dtype, device=p.device).view(shape)
+            new_m = m.lerp(grad, 1 - b1)
+            new_v = v.mul(b2).addcmul_(grad, grad, value=1 - b2)
+            denom = (new_v.sqrt() / bc2_sqrt).add_(EPS)
+            new_p = p.mul(1 - self.lr * self.wd) if (self.wd != 0 and self.decoupled) else p
+            new_p = new_p + step_size * new_m / denom  # addcdiv's order: value * t1 / t2
+            if mask_np.all():
+                m.copy_(new_m), v.copy_(new_v), p.copy_(new_p)
+            else:
+                mask = torch.as_tensor(mask_np, device=p.device).view(shape)
+                m.copy_(torch.where(mask, new_m, m)), v.copy_(torch.where(mask, new_v, v))
+                p.copy_(torch.where(mask, new_p, p))
+        if self.stack.table is not None and self.stack.table.grad is not None:
+            self._sparse_step(self.stack.table.grad)
+
+    def _sparse_step(self, grad: torch.Tensor) -> None:
+        """SparseAdam's update of the rows the step touched, one step count for the table (all active seeds
+        step together, as each seed's own SparseAdam would)."""
+        b1, b2 = BETAS
+        grad = grad.coalesce()
+        rows, values = grad._indices()[0], grad._values()
+        if values.numel() == 0:
+            return
+        self.sparse_step += 1
+        p = self.stack.table
+        old = self.sparse_mv.index_select(0, rows)  # (U, 2, D)
+        old_m, old_v = old[:, 0], old[:, 1]
+        upd = torch.empty_like(old)
+        torch.mul(values.sub(old_m), 1 - b1, out=upd[:, 0])
+        torch.mul(values.pow(2).sub_(old_v), 1 - b2, out=upd[:, 1])
+        self.sparse_mv.index_add_(0, rows, upd)
+        numer = upd[:, 0].add_(old_m)
+        denom = upd[:, 1].add_(old_v).sqrt_().add_(EPS)
+        bc1, bc2 = 1 - b1 ** self.sparse_step, 1 - b2 ** self.sparse_step
+        step_size = self.lr * math.sqrt(bc2) / bc1
+        p.data.index_add_(0, rows, -step_size * numer.div_(denom))
+
+
+class SeedView:
+    """One seed inside a ``SeedBatch``, with the attributes of a ``Fitter`` (done, best, threshold, result())."""
+
+    def __init__(self, model: TaskModel, seed: int, hp: HParams, keep_best_state: bool):
+        self.model, self.seed, self.hp, self.keep_best_state = model, seed, hp, keep_best_state
+        self.rng = np.random.default_rng(seed)
+        self.cycles: dict[int, _Cycle] = {}
+        self.best: dict[str, float] = {"f1": -1.0}
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self.best_epoch = self.epoch = self.stale = 0
+        self.history: list[dict[str, float]] = []
+        self.seconds = 0.0
+
+    @property
+    def done(self) -> bool:
+        return self.epoch >= self.hp.epochs or self.stale >= self.hp.patience
+
+    @property
+    def threshold(self) -> float:
+        return float(self.best.get("threshold", 0.5))
+
+    def result(self) -> FitResult:
+        if self.best_state is not None:
+            self.model.load_state_dict(self.best_state)
+        return FitResult(val=self.best, best_epoch=self.best_epoch, epochs=self.epoch, seconds=self.seconds,
+                         history=self.history, threshold=self.threshold)
+
+
+class SeedBatch:
+    """Several seeds of one configuration (same parts, evaluation and hyperparameters) trained in one stack.
+
+    ``run_epoch()`` trains one epoch for every unfinished seed; ``views[i]`` reads like the ``Fitter``
+    of seed i; ``evaluate()`` scores chosen seeds on an evaluation set in one batched pass."""
+
+    def __init__(self, models: list[TaskModel], backend: Backend, features: Any, parts: list[Part], select: EvalSet,
+                 hp: HParams, seeds: list[int], keep_best_state: bool = True):
+        if not can_batch(backend):
+            raise ValueError(f"backend {backend.name!r} cannot batch seeds")
+        self.backend, self.features, self.parts, self.select, self.hp = backend, features, parts, select, hp
+        self.dev = backend.device
+        tasks = list(models[0].heads.keys())
+        self.head_of = [tasks.index(p.task) for p in parts]
+        for s in seeds:
+            torch.manual_seed(s)  # as each Fitter would (no randomness inside these models)
+        self.stack = StackedMLP(models, tasks)
+        decoupled = backend.name != "hashed"  # hashed: SparseAdam + Adam (L2); frozen-encoder: AdamW
+        self.opt = _BatchedAdam(self.stack, hp.lr, hp.weight_decay, decoupled)
+        self.views = [SeedView(m, s, hp, keep_best_state) for m, s in zip(models, seeds)]
+        self.pos_w = [_pos_weight(p.y, hp.class_weighting, hp.class_weight_power) for p in parts]
+        self._eval_cache: dict[int, Any] = {}
+
+    @property
+    def done(self) -> bool:
+        return all(v.done for v in self.views)
+
+    # -- inputs -------------------------------------------------------------------------------------------------
+
+    def _inputs(self, per_seed: list[np.ndarray | None], width: int) -> torch.Tensor:
+        """(S, width, D) inputs: seed s's examples ``per_seed[s]`` (None: no examples), padded."""
+        S = self.stack.S
+        if self.stack.has_bag:
+            chosen = [(s, ix) for s, ix in enumerate(per_seed) if ix is not None and len(ix)]
+            rows = self.features[np.concatenate([ix for _, ix in chosen])] if chosen else None
+            counts = np.zeros(S * width, dtype=np.int64)
+            shift = np.zeros(0, dtype=np.int64)
+            if rows is not None:
+                row_len = np.diff(rows.indptr)
+                pos = np.concatenate([s * width + np.arange(len(ix)) for s, ix in chosen])
+                counts[pos] = row_len
+                shift = np.repeat(np.concatenate([np.full(len(ix), s * self.stack.buckets) for s, ix in chosen]),
+                                  row_len)
+            ids = (rows.indices.astype(np.int64) + shift) if rows is not None else np.zeros(0, dtype=np.int64)
+            offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
+            emb = F.embedding_bag(torch.from_numpy(ids).to(self.dev), self.stack.table,
+                                  torch.from_numpy(offsets).to(self.dev), mode="mean", sparse=True)
+            return emb.view(S, width, -1)
+        idx = np.zeros((S, width), dtype=np.int64)
+        for s, ix in enumerate(per_seed):
+            if ix is not None:
+                idx[s, :len(ix)] = ix
+        return self.features[torch.as_tensor(idx, device=self.features.device)]
+
+    # -- training -----------------------------------------------------------------------------------------------
+
+    def run_epoch(self) -> list[dict[str, float] | None]:
+        """Train one epoch for every unfinished seed; return each seed's validation scores (None: finished)."""
+        start = time.perf_counter()
+        S = self.stack.S
+        active = np.array([not v.done for v in self.views])
+        plans = [(_epoch_batches(self.parts, self.hp.batch_size, v.rng, v.cycles) if a else None)
+                 for v, a in zip(self.views, active)]
+        n_steps = max(len(p) for p in plans if p is not None)
+        totals = np.zeros(S)
+        for step in range(n_steps):
+            per_seed: list[np.ndarray | None] = [None] * S
+            head = np.zeros(S, dtype=np.int64)
+            used = np.zeros((S, len(self.stack.tasks)), dtype=bool)
+            width = 1
+            y = []
+            for s, plan in enumerate(plans):
+                if plan is None:
+                    continue
+                p_i, b = plan[step]
+                part = self.parts[p_i]
+                per_seed[s] = part.idx[b]
+                head[s] = self.head_of[p_i]
+                used[s, head[s]] = True
+                width = max(width, len(b))
+                y.append((s, p_i, part.y[b]))
+            target = np.zeros((S, width), dtype=np.float32)
+            mask = np.zeros((S, width), dtype=np.float32)
+            pos_w = np.ones((S, 1), dtype=np.float32)
+            weight = np.zeros(S, dtype=np.float32)
+            count = np.ones(S, dtype=np.float32)
+            for s, p_i, yb in y:
+                target[s, :len(yb)], mask[s, :len(yb)] = yb, 1.0
+                pos_w[s, 0], weight[s], count[s] = self.pos_w[p_i], self.parts[p_i].weight, len(yb)
+            x = self._inputs(per_seed, width)
+            logits = self.stack.logits(x, torch.as_tensor(head, device=self.dev))
+            t = lambda a: torch.from_numpy(a).to(self.dev)  # noqa: E731
+            per_elem = F.binary_cross_entropy_with_logits(logits, t(target), pos_weight=t(pos_w), reduction="none")
+            loss = t(weight) * ((per_elem * t(mask)).sum(1) / t(count))
+            for p in self.stack.dense() + ([self.stack.table] if self.stack.table is not None else []):
+                p.grad = None
+            loss.sum().backward()
+            self.opt.step(active, used)
+            totals += loss.detach().cpu().numpy().astype(np.float64)
+        live = [i for i in range(S) if active[i]]
+        scores = self.evaluate(self.select, live, None if self.hp.tune_threshold else [0.5] * len(live))
+        out: list[dict[str, float] | None] = [None] * S
+        share = (time.perf_counter() - start) / max(1, len(live))
+        for i, sc in zip(live, scores):
+            v = self.views[i]
+            v.epoch += 1
+            v.history.append({"epoch": v.epoch, "loss": float(totals[i]), **{f"val_{k}": x for k, x in sc.items()}})
+            if sc["f1"] > v.best["f1"]:
+                v.best, v.best_epoch, v.stale = sc, v.epoch, 0
+                if v.keep_best_state:
+                    v.best_state = own_state(v.model)
+            else:
+                v.stale += 1
+            v.seconds += share
+            out[i] = sc
+        return out
+
+    def fit(self) -> list[FitResult]:
+        while not self.done:
+            self.run_epoch()
+        return [v.result() for v in self.views]
+
+    # -- evaluation ---------------------------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def predict(self, ev: EvalSet, seeds: list[int]) -> np.ndarray:
+        """(len(seeds), n) positive-class probabilities of ``ev.task`` for the chosen seeds, one pass per chunk."""
+        if not seeds:
+            return np.zeros((0, len(ev.idx)), dtype=np.float32)
+        k = torch.full((self.stack.S,), self.stack.tasks.index(ev.task), dtype=torch.long, device=self.dev)
+        bs = max(1, self.backend.eval_batch_size() // len(seeds))
+        out = []
+        for start in range(0, len(ev.idx), bs):
+            chunk = ev.idx[start:start + bs]
+            x = self._inputs([chunk if s in seeds else None for s in range(self.stack.S)], len(chunk))
+            out.append(torch.sigmoid(self.stack.logits(x, k))[seeds].float().cpu().numpy())
+        return np.concatenate(out, axis=1) if out else np.zeros((len(seeds), 0), dtype=np.float32)
+
+    def evaluate(self, ev: EvalSet, seeds: list[int], thresholds: list[float] | None) -> list[dict[str, float]]:
+        """Scores of ``ev`` for each chosen seed; ``thresholds=None`` tunes each seed's threshold on ``ev``."""
+        proba = self.predict(ev, seeds)
+        out = []
+        for j in range(len(seeds)):
+            thr = best_threshold(ev.y, proba[j]) if thresholds is None else thresholds[j]
+            out.append({**binary_scores(ev.y, proba[j] >= thr), "threshold": float(thr)})
+        return out
+
+    def release(self) -> None:
+        """Give every seed's model its own copy of its weights (so one model can outlive the stack)."""
+        for v in self.views:
+            state = own_state(v.model)
+            for name, p in list(v.model.named_parameters()):
+                mod_name, _, attr = name.rpartition(".")
+                setattr(v.model.get_submodule(mod_name), attr, nn.Parameter(state[name]))
+
+
