@@ -97,13 +97,22 @@ class _BatchedAdam:
     """torch's Adam (L2 weight decay) / AdamW (decoupled) on stacked dense tensors and SparseAdam on the
     table, applied per seed (and per head) only where ``mask`` says that slice took the step."""
 
-    def __init__(self, stack: StackedMLP, lr: float, weight_decay: float, decoupled: bool):
+    def __init__(self, stack: StackedMLP, lr: float, weight_decay: float, decoupled: bool,
+                 trained_rows: np.ndarray | None = None):
+        """``trained_rows``: the table rows (of one seed) that training can touch; SparseAdam's moments are kept
+        for those only (zero elsewhere, never read), which makes them a fraction of the table's size."""
         self.stack, self.lr, self.wd, self.decoupled = stack, lr, weight_decay, decoupled
         # per-slice step counts: one per seed for the encoder, one per (seed, head) for the heads
         self.state = [(torch.zeros_like(p), torch.zeros_like(p), np.zeros(p.shape[:n], dtype=np.int64))
                       for p, n in zip(stack.dense(), (1, 1, 2, 2))]
         if stack.table is not None:  # SparseAdam's two moments side by side: one gather, one scatter per step
-            self.sparse_mv = torch.zeros(stack.table.shape[0], 2, stack.table.shape[1], dtype=stack.table.dtype,
+            n = stack.buckets
+            rows = np.arange(n) if trained_rows is None else np.asarray(trained_rows, dtype=np.int64)
+            slot = np.full(n, -1, dtype=np.int64)
+            slot[rows] = np.arange(len(rows))
+            self.n_slots = len(rows)
+            self.slot = torch.from_numpy(slot).to(stack.table.device)
+            self.sparse_mv = torch.zeros(stack.S * len(rows), 2, stack.table.shape[1], dtype=stack.table.dtype,
                                          device=stack.table.device)
             self.sparse_step = 0
 
@@ -145,12 +154,14 @@ class _BatchedAdam:
             return
         self.sparse_step += 1
         p = self.stack.table
-        old = self.sparse_mv.index_select(0, rows)  # (U, 2, D)
+        slots = torch.div(rows, self.stack.buckets, rounding_mode="floor") * self.n_slots \
+            + self.slot[rows % self.stack.buckets]
+        old = self.sparse_mv.index_select(0, slots)  # (U, 2, D)
         old_m, old_v = old[:, 0], old[:, 1]
         upd = torch.empty_like(old)
         torch.mul(values.sub(old_m), 1 - b1, out=upd[:, 0])
         torch.mul(values.pow(2).sub_(old_v), 1 - b2, out=upd[:, 1])
-        self.sparse_mv.index_add_(0, rows, upd)
+        self.sparse_mv.index_add_(0, slots, upd)
         numer = upd[:, 0].add_(old_m)
         denom = upd[:, 1].add_(old_v).sqrt_().add_(EPS)
         bc1, bc2 = 1 - b1 ** self.sparse_step, 1 - b2 ** self.sparse_step
@@ -204,7 +215,8 @@ class SeedBatch:
             torch.manual_seed(s)  # as each Fitter would (no randomness inside these models)
         self.stack = StackedMLP(models, tasks)
         decoupled = backend.name != "hashed"  # hashed: SparseAdam + Adam (L2); frozen-encoder: AdamW
-        self.opt = _BatchedAdam(self.stack, hp.lr, hp.weight_decay, decoupled)
+        trained = np.unique(features[np.concatenate([p.idx for p in parts])].indices) if self.stack.has_bag else None
+        self.opt = _BatchedAdam(self.stack, hp.lr, hp.weight_decay, decoupled, trained)
         self.views = [SeedView(m, s, hp, keep_best_state) for m, s in zip(models, seeds)]
         self.pos_w = [_pos_weight(p.y, hp.class_weighting, hp.class_weight_power) for p in parts]
         self._eval_cache: dict[int, Any] = {}
