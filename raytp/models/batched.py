@@ -43,44 +43,60 @@ def own_state(model: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
-def _stacked_table(weights: list[torch.Tensor]) -> torch.Tensor:
-    """The (S x buckets, D) stack of the seeds' tables: the block they already are consecutive slices of
-    (``HashedBackend.new_models``), else a copy."""
-    w0 = weights[0]
-    n = w0.shape[0] * w0.shape[1]
-    same = all(w.untyped_storage().data_ptr() == w0.untyped_storage().data_ptr() and w.is_contiguous()
-               and w.storage_offset() == i * n for i, w in enumerate(weights))
-    if same and w0.untyped_storage().nbytes() == len(weights) * n * w0.element_size():
-        block = torch.empty(0, dtype=w0.dtype, device=w0.device)
-        block.set_(w0.untyped_storage(), 0, (len(weights) * w0.shape[0], w0.shape[1]))
-        return block.requires_grad_()
-    return torch.cat([w.detach() for w in weights]).requires_grad_()
-
-
 class StackedMLP:
-    """The parameters of S same-shaped ``TaskModel``s as stacked tensors; the models become views of them."""
+    """The parameters of S same-shaped ``TaskModel``s as stacked tensors.
 
-    def __init__(self, models: list[TaskModel], tasks: list[str]):
+    The dense layers' stacks are the models' parameters (each model's become views of them). The
+    embedding table is stacked *compacted*: only ``rows`` (the buckets the trial's texts use) of each
+    seed, (S x len(rows), D); ``sync`` writes them back into the models' full tables."""
+
+    def __init__(self, models: list[TaskModel], tasks: list[str], rows: np.ndarray | None = None):
         enc = models[0].encoder
-        self.S, self.tasks = len(models), list(tasks)
+        self.S, self.tasks, self.models = len(models), list(tasks), models
         self.has_bag = hasattr(enc, "bag")
-        self.buckets = int(enc.bag.weight.shape[0]) if self.has_bag else 0
+        self.table: torch.Tensor | None = None
         with torch.no_grad():
-            self.table = _stacked_table([m.encoder.bag.weight for m in models]) if self.has_bag else None
+            if self.has_bag:
+                dev = enc.bag.weight.device
+                rows = np.arange(enc.bag.weight.shape[0]) if rows is None else rows
+                self.rows = torch.as_tensor(np.asarray(rows, dtype=np.int64), device=dev)
+                self.table = torch.cat([m.encoder.bag.weight.detach().index_select(0, self.rows) for m in models]
+                                       ).requires_grad_()
+            self.buckets = len(self.rows) if self.has_bag else 0
             self.w1 = torch.stack([m.encoder.fc.weight.detach() for m in models]).requires_grad_()  # (S, H, D)
             self.b1 = torch.stack([m.encoder.fc.bias.detach() for m in models]).requires_grad_()  # (S, H)
             self.wh = torch.stack([torch.cat([m.heads[t].weight.detach() for t in tasks]) for m in models]
                                   ).requires_grad_()  # (S, K, H)
             self.bh = torch.stack([torch.cat([m.heads[t].bias.detach() for t in tasks]) for m in models]
                                   ).requires_grad_()  # (S, K)
-        for s, m in enumerate(models):  # re-point each model's parameters to views of the stacks
-            if self.has_bag:
-                m.encoder.bag.weight = nn.Parameter(self.table.detach()[s * self.buckets:(s + 1) * self.buckets])
+        for s, m in enumerate(models):  # re-point each model's dense parameters to views of the stacks
             m.encoder.fc.weight = nn.Parameter(self.w1.detach()[s])
             m.encoder.fc.bias = nn.Parameter(self.b1.detach()[s])
             for k, t in enumerate(tasks):
                 m.heads[t].weight = nn.Parameter(self.wh.detach()[s, k:k + 1])
                 m.heads[t].bias = nn.Parameter(self.bh.detach()[s, k:k + 1])
+
+    def seed_table(self, s: int) -> torch.Tensor:
+        return self.table.detach()[s * self.buckets:(s + 1) * self.buckets]
+
+    @torch.no_grad()
+    def sync(self, seeds: list[int] | None = None) -> None:
+        """Write the trained table rows back into the models' full tables."""
+        if self.has_bag:
+            for s in range(self.S) if seeds is None else seeds:
+                self.models[s].encoder.bag.weight.index_copy_(0, self.rows, self.seed_table(s))
+
+    def snapshot(self, s: int) -> list[torch.Tensor]:
+        """Copies of seed ``s``'s parameters (compact table rows included)."""
+        out = [p.detach()[s].clone() for p in self.dense()]
+        return out + ([self.seed_table(s).clone()] if self.has_bag else [])
+
+    @torch.no_grad()
+    def restore(self, s: int, snap: list[torch.Tensor]) -> None:
+        for p, v in zip(self.dense(), snap):
+            p[s].copy_(v)
+        if self.has_bag:
+            self.seed_table(s).copy_(snap[-1])
 
     def dense(self) -> list[torch.Tensor]:
         return [self.w1, self.b1, self.wh, self.bh]
@@ -172,12 +188,13 @@ class _BatchedAdam:
 class SeedView:
     """One seed inside a ``SeedBatch``, with the attributes of a ``Fitter`` (done, best, threshold, result())."""
 
-    def __init__(self, model: TaskModel, seed: int, hp: HParams, keep_best_state: bool):
+    def __init__(self, model: TaskModel, seed: int, hp: HParams, keep_best_state: bool, stack: StackedMLP, i: int):
         self.model, self.seed, self.hp, self.keep_best_state = model, seed, hp, keep_best_state
+        self.stack, self.i = stack, i
         self.rng = np.random.default_rng(seed)
         self.cycles: dict[int, _Cycle] = {}
         self.best: dict[str, float] = {"f1": -1.0}
-        self.best_state: dict[str, torch.Tensor] | None = None
+        self.best_state: list[torch.Tensor] | None = None
         self.best_epoch = self.epoch = self.stale = 0
         self.history: list[dict[str, float]] = []
         self.seconds = 0.0
@@ -191,8 +208,10 @@ class SeedView:
         return float(self.best.get("threshold", 0.5))
 
     def result(self) -> FitResult:
+        """The fit's result; the model holds the best epoch's weights (when kept) or the last epoch's."""
         if self.best_state is not None:
-            self.model.load_state_dict(self.best_state)
+            self.stack.restore(self.i, self.best_state)
+        self.stack.sync([self.i])
         return FitResult(val=self.best, best_epoch=self.best_epoch, epochs=self.epoch, seconds=self.seconds,
                          history=self.history, threshold=self.threshold)
 
@@ -204,7 +223,8 @@ class SeedBatch:
     of seed i; ``evaluate()`` scores chosen seeds on an evaluation set in one batched pass."""
 
     def __init__(self, models: list[TaskModel], backend: Backend, features: Any, parts: list[Part], select: EvalSet,
-                 hp: HParams, seeds: list[int], keep_best_state: bool = True):
+                 hp: HParams, seeds: list[int], keep_best_state: bool = True, evals: tuple[EvalSet, ...] = ()):
+        """``evals``: evaluation sets besides ``select`` that ``evaluate`` will be asked about."""
         if not can_batch(backend):
             raise ValueError(f"backend {backend.name!r} cannot batch seeds")
         self.backend, self.features, self.parts, self.select, self.hp = backend, features, parts, select, hp
@@ -213,11 +233,20 @@ class SeedBatch:
         self.head_of = [tasks.index(p.task) for p in parts]
         for s in seeds:
             torch.manual_seed(s)  # as each Fitter would (no randomness inside these models)
-        self.stack = StackedMLP(models, tasks)
+        self.evals = [select, *evals]
+        rows = trained = None
+        if hasattr(models[0].encoder, "bag"):  # compact the table to the buckets this trial's texts use
+            used = np.concatenate([p.idx for p in parts] + [e.idx for e in self.evals])
+            rows = np.unique(features[used].indices)
+            remap = np.full(features.shape[1], -1, dtype=np.int32)
+            remap[rows] = np.arange(len(rows), dtype=np.int32)
+            self.features = features.copy()
+            self.features.indices = remap[self.features.indices]  # rows outside ``used`` are never read
+            trained = np.unique(self.features[np.concatenate([p.idx for p in parts])].indices)
+        self.stack = StackedMLP(models, tasks, rows)
         decoupled = backend.name != "hashed"  # hashed: SparseAdam + Adam (L2); frozen-encoder: AdamW
-        trained = np.unique(features[np.concatenate([p.idx for p in parts])].indices) if self.stack.has_bag else None
         self.opt = _BatchedAdam(self.stack, hp.lr, hp.weight_decay, decoupled, trained)
-        self.views = [SeedView(m, s, hp, keep_best_state) for m, s in zip(models, seeds)]
+        self.views = [SeedView(m, s, hp, keep_best_state, self.stack, i) for i, (m, s) in enumerate(zip(models, seeds))]
         self.pos_w = [_pos_weight(p.y, hp.class_weighting, hp.class_weight_power) for p in parts]
         self._eval_cache: dict[int, Any] = {}
 
@@ -308,7 +337,7 @@ class SeedBatch:
             if sc["f1"] > v.best["f1"]:
                 v.best, v.best_epoch, v.stale = sc, v.epoch, 0
                 if v.keep_best_state:
-                    v.best_state = own_state(v.model)
+                    v.best_state = self.stack.snapshot(i)
             else:
                 v.stale += 1
             v.seconds += share
@@ -327,6 +356,8 @@ class SeedBatch:
         """(len(seeds), n) positive-class probabilities of ``ev.task`` for the chosen seeds, one pass per chunk."""
         if not seeds:
             return np.zeros((0, len(ev.idx)), dtype=np.float32)
+        if not any(ev is e for e in self.evals):
+            raise ValueError(f"evaluation set of {ev.task!r} was not declared to this SeedBatch (evals=)")
         k = torch.full((self.stack.S,), self.stack.tasks.index(ev.task), dtype=torch.long, device=self.dev)
         bs = max(1, self.backend.eval_batch_size() // len(seeds))
         out = []
@@ -347,6 +378,7 @@ class SeedBatch:
 
     def release(self) -> None:
         """Give every seed's model its own copy of its weights (so one model can outlive the stack)."""
+        self.stack.sync()
         for v in self.views:
             state = own_state(v.model)
             for name, p in list(v.model.named_parameters()):

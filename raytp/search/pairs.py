@@ -167,7 +167,7 @@ class PairTrainer:
         if self.point.mode == "multitask":
             models = self.backend.new_models([self.target, self.source], self.seeds)
             return SeedBatch(models, self.backend, self.features, [self.target_part, self.source_part], self.val,
-                             self.hp, self.seeds, keep_best_state=False)
+                             self.hp, self.seeds, keep_best_state=False, evals=(self.test,))
         t0 = time.perf_counter()
         models = self.backend.new_models([self.source], self.seeds)
         src_hp = replace(self.hp, patience=1)
@@ -190,7 +190,7 @@ class PairTrainer:
             m.add_head(self.target, s)
         self.source_seconds += time.perf_counter() - t0
         return SeedBatch(models, self.backend, self.features, [self.target_part], self.val, self.hp, self.seeds,
-                         keep_best_state=False)
+                         keep_best_state=False, evals=(self.test,))
 
     def _source_val(self) -> tuple[np.ndarray, np.ndarray]:
         src_val, _ = eval_sets(self.ds, self.source, self.cfg)

@@ -48,9 +48,13 @@ def test_seed_batch_matches_one_fitter_per_seed(setup, two_parts):
         while not f.done:
             f.run_epoch()
         alone.append(f)
-    batch = SeedBatch(be.new_models(tasks, SEEDS), be, feats, parts, val, hp, SEEDS)
-    # the stacked table is the seeds' own tables laid end to end, not a copy
-    assert batch.stack.table.data_ptr() == batch.views[0].model.encoder.bag.weight.data_ptr()
+    models = be.new_models(tasks, SEEDS)  # initial tables from the process cache: the same weights as new_model
+    for s, m in zip(SEEDS, models):
+        for a, b in zip(be.new_model(tasks, s).parameters(), m.parameters()):
+            assert torch.equal(a, b)
+    batch = SeedBatch(models, be, feats, parts, val, hp, SEEDS)
+    # the stacked table holds only the buckets the trial's texts use
+    assert batch.stack.buckets < be.cfg.hash_buckets and batch.stack.table.shape[0] == 3 * batch.stack.buckets
     results = batch.fit()
     for f, v, r in zip(alone, batch.views, results):
         assert [h["val_f1"] for h in v.history] == pytest.approx([h["val_f1"] for h in f.history], abs=1e-6)
@@ -82,3 +86,24 @@ def test_transformer_is_not_batched():
     from raytp.models.transformer import TransformerBackend
     assert not getattr(TransformerBackend, "stackable", False)
     assert can_batch(make_backend(config_from_dict({}).backend))
+
+
+def test_single_task_seeds_batched_equal_unbatched(setup):
+    """The single-task stage's seeds: same metrics per seed, and each returned model is its best epoch's own copy."""
+    from raytp.models.single import train_seeds
+    from raytp.models.training import evaluate
+    cfg, ds, be, feats = setup
+    runs = {}
+    for batched in (True, False):
+        c = cfg.model_copy(update={"train": cfg.train.model_copy(update={"batch_seeds": batched})})
+        runs[batched] = train_seeds(be, feats, ds, "water", c, 1e-2)
+    _, test = eval_sets(ds, "water", cfg)
+    for a, b in zip(runs[True], runs[False]):
+        assert a.seed == b.seed
+        for k in ("f1_val", "f1_test", "best_epoch", "epochs"):
+            assert a.metrics[k] == pytest.approx(b.metrics[k], abs=1e-6), k
+        assert a.model.encoder.bag.weight.shape == (cfg.backend.hash_buckets, cfg.backend.embed_dim)
+        # the batched model alone (outside its stack) scores what the stack scored
+        assert evaluate(a.model, be, feats, test, a.metrics["threshold"])["f1"] == pytest.approx(a.metrics["f1_test"])
+    ptrs = {r.model.encoder.fc.weight.data_ptr() for r in runs[True]}
+    assert len(ptrs) == len(SEEDS)
