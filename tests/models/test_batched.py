@@ -107,3 +107,28 @@ def test_single_task_seeds_batched_equal_unbatched(setup):
         assert evaluate(a.model, be, feats, test, a.metrics["threshold"])["f1"] == pytest.approx(a.metrics["f1_test"])
     ptrs = {r.model.encoder.fc.weight.data_ptr() for r in runs[True]}
     assert len(ptrs) == len(SEEDS)
+
+
+@pytest.mark.parametrize("name", ["frozen-encoder", "transformer"])
+def test_other_backends_with_batch_seeds(name, disaster, tiny_bert_dir, embedding_cache):
+    """frozen-encoder: stacked (AdamW arithmetic), same per-seed results as unbatched; transformer: the
+    sequential loop (its seeds share one pretrained encoder copy each, too big to stack cheaply)."""
+    from raytp.models.single import train_seeds
+    from tests.models.helpers import experiment, subset
+    if name == "frozen-encoder":
+        cfg = experiment("earthquake", {"name": name, "cache_dir": embedding_cache, "max_length": 32},
+                         {"seeds": 2, "epochs": 3}, max_train=200, max_eval=100)
+    else:
+        cfg = experiment("earthquake", {"name": name, "model": tiny_bert_dir, "max_length": 32},
+                         {"seeds": 2, "epochs": 1, "lr": 3e-3}, max_train=64, max_eval=64)
+    ds = subset(disaster, "earthquake", cfg)
+    be = make_backend(cfg.backend)
+    feats = be.featurize(ds.texts)
+    assert can_batch(be) == (name == "frozen-encoder")
+    out = {}
+    for batched in (True, False):
+        c = cfg.model_copy(update={"train": cfg.train.model_copy(update={"batch_seeds": batched})})
+        out[batched] = train_seeds(be, feats, ds, "earthquake", c, cfg.train.lr)
+    for a, b in zip(out[True], out[False]):
+        for k in ("f1_val", "f1_test", "best_epoch"):
+            assert a.metrics[k] == pytest.approx(b.metrics[k], abs=1e-6), (k, a.metrics, b.metrics)
