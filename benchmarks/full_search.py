@@ -38,7 +38,7 @@ def _trials(cfg, n: int) -> list[dict]:
     target's sequential trials reuse the source phase, as in a Tune worker)."""
     from raytp.search.space import full_space
     first = cfg.data.tasks[0]
-    space = [t for t in full_space(cfg, {"tasks": {t: {} for t in cfg.data.tasks}}) if t["source"] == first]
+    space = [t for t in full_space(cfg, {t: {} for t in cfg.data.tasks}) if t["source"] == first]
     points = len({json.dumps(t["point"], sort_keys=True) for t in space})
     targets = [t for t in cfg.data.tasks if t != first][:max(1, -(-n // points))]
     return [t for t in space if t["target"] in targets][:n]
@@ -106,14 +106,14 @@ def full_grid(args) -> dict:
     from raytp.data import load_experiment_data
     from raytp.runtime.cluster import ray_session
     from raytp.runtime.tune_search import run_full_search
-    from raytp.store import RunDir
+    from raytp.rundir import RunDir
 
     t0 = time.perf_counter()
     single = train(cfg, run_dir, progress=True)
     single_wall = time.perf_counter() - t0
     ds = load_experiment_data(cfg)
     with ray_session(cfg.resources):
-        summary = run_full_search(cfg, ds, single, RunDir(run_dir), progress=True, replicate=True,
+        summary = run_full_search(cfg, ds, single.tasks, RunDir(run_dir), progress=True, replicate=True,
                                   control=not args.no_control)
     df = RunDir(run_dir).read_parquet("search_full.parquet")
     ok = df[df["status"] == "ok"]
@@ -124,7 +124,7 @@ def full_grid(args) -> dict:
         "regime": {"backend": cfg.backend.name, "tasks": cfg.data.tasks, "target_labels": cfg.data.max_train,
                    "source_examples": cfg.data.source_max_train, "seeds": seeds, "grid": cfg.search.grid,
                    "epochs": cfg.train.epochs, "tune_threshold": cfg.train.tune_threshold},
-        "single_task_wall_s": single_wall, "single_task_compute_s": single.get("compute_s"),
+        "single_task_wall_s": single_wall, "single_task_compute_s": single.compute_s,
         "trials": summary["trials"], "trials_failed": summary["trials_failed"],
         "compute_s": summary["compute_s"], "wall_s": summary["wall_s"],
         "trials_per_minute": summary["trials_per_minute"],

@@ -14,10 +14,10 @@ from sklearn.feature_extraction.text import HashingVectorizer
 from torch import nn
 
 from raytp.config import BackendConfig
-from raytp.models.base import Backend, Batch, Encoder, TaskModel
+from raytp.models.base import Backend, Batch, HiddenLayerEncoder, TaskModel
 
 
-class HashedEncoder(Encoder):
+class HashedEncoder(HiddenLayerEncoder):
     def __init__(self, buckets: int, embed_dim: int, hidden: int, seed: int,
                  init: tuple[torch.Tensor, torch.Tensor] | None = None):
         """``init``: this seed's initial table and the generator state after drawing it
@@ -42,12 +42,6 @@ class HashedEncoder(Encoder):
 
     def embed(self, batch: Batch) -> torch.Tensor:
         return self.bag(batch["ids"], batch["offsets"])
-
-    def encode(self, embedded: torch.Tensor, batch: Batch) -> torch.Tensor:
-        return self.act(self.fc(embedded))
-
-    def probe_layers(self) -> dict[str, nn.Module]:
-        return {"hidden": self.act}
 
 
 INIT_CACHE = 3  # initial tables kept per process (67 MB each at the default size): the default seeds

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from raytp.config import DEFAULT_LR, BackendConfig
+from raytp.config import BackendConfig
 from raytp.models.base import Backend, Batch, Encoder
 from raytp.models.encoders import load_pretrained, load_tokenizer, mean_pool, resolve_model_path
 
@@ -78,7 +78,6 @@ class TransformerEncoder(Encoder):
 
 class TransformerBackend(Backend):
     name = "transformer"
-    default_lr = DEFAULT_LR["transformer"]
     # not stackable (train.batch_seeds falls back to one seed after another): each seed fine-tunes its own copy
     # of the whole pretrained encoder, so the step is dominated by real arithmetic, not per-call overhead, and
     # stacking S copies would need a vmapped HF model (dropout per seed, S x the weights and optimiser state)
