@@ -199,7 +199,8 @@ def throughput(args) -> dict:
         "loadavg_before": load_before, "loadavg_after_side_by_side": load_mid, "loadavg_after": os.getloadavg(),
         "regime": {"backend": cfg.backend.name, "tasks": tasks, "target_labels": cfg.data.max_train,
                    "source_examples": cfg.data.source_max_train, "seeds": seeds, "grid": cfg.search.grid,
-                   "epochs": cfg.train.epochs, "batch_size": cfg.train.batch_size, "hash_buckets": cfg.backend.hash_buckets,
+                   "epochs": cfg.train.epochs, "batch_size": cfg.train.batch_size,
+                   "hash_buckets": cfg.backend.hash_buckets,
                    "torch_threads_per_worker": 1, "workers": 2},
         "side_by_side_wall_s": side_wall, "arms": arm, "ratio_pair_seeds_per_compute_s": ratio,
         "ratio_cpu": arm["batched"]["pair_seeds_per_cpu_s"] / arm["unbatched"]["pair_seeds_per_cpu_s"],
@@ -218,7 +219,8 @@ def throughput(args) -> dict:
           f"unbatched {u['pair_seeds_per_compute_s']:.3f} ({u['s_per_pair_seed']:.2f} s each): {ratio:.2f}x "
           f"(target {TARGET_RATIO}x); load {load_before[0]:.1f} -> {load_mid[0]:.1f}")
     print(f"per-seed F1 batched vs unbatched: max |diff| {out['f1_per_seed_max_abs_diff']} over {len(diffs)} values")
-    print(f"peak RSS per trial worker: batched {mem[0]['peak_rss_mib']:.0f} MiB, unbatched {mem[1]['peak_rss_mib']:.0f} MiB")
+    print(f"peak RSS per trial worker: batched {mem[0]['peak_rss_mib']:.0f} MiB, "
+          f"unbatched {mem[1]['peak_rss_mib']:.0f} MiB")
     print(f"full grid ({full_pair_seeds} pair-seeds) projected on 2 workers: {grid_projection:.0f} s "
           f"(target {TARGET_GRID_S:.0f} s)")
     return out

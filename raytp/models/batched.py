@@ -1,20 +1,22 @@
 """The S seeds of one configuration trained as one model (pure torch): stacked parameters, one step for all.
 
 For the MLP backends (hashed n-grams, frozen-encoder embeddings): input -> Linear + ReLU -> one
-linear head per task. The seeds' parameters are stacked along a leading seed axis and each seed's
-``TaskModel`` keeps working, its parameters re-pointed to *views* of the stacks (no copy; evaluate,
-signatures, checkpoints see the trained weights). Per training step, every seed's own mini-batch
-(own data order, own part/head) is gathered in one call (one ``embedding_bag`` over a table of
-S x buckets rows, or one index into the embedding matrix), padded to the longest batch, and goes
-through ``bmm``; each seed keeps its own initialisation, early stopping, best epoch and threshold.
+linear head per task. The seeds' dense parameters are stacked along a leading seed axis and each
+seed's ``TaskModel`` points at *views* of the stacks. The hashed table is stacked compacted: only
+the buckets the trial's texts use (training parts and declared evaluation sets), S x that many
+rows; ``StackedMLP.sync`` (done by ``SeedView.result``/``SeedBatch.release``) writes them back into
+each model's full table. Per training step, every seed's own mini-batch (own data order, own
+part/head) is gathered in one call (one ``embedding_bag`` over the stacked table, or one index into
+the embedding matrix), padded to the longest batch, and goes through ``bmm``; each seed keeps its
+own initialisation, early stopping, best epoch and threshold.
 
 The optimiser reproduces torch's Adam / AdamW / SparseAdam arithmetic per seed: dense parameters
 are updated only where a seed (and, for heads, the head it used) took the step, like a parameter
-whose gradient is ``None``; the embedding table rows a step touched are updated with SparseAdam's
-formula through ``index_select``/``index_add_`` (much cheaper than ``sparse_mask`` on the full
-table). Results match the sequential ``Fitter`` per seed (tests/models/test_batched.py).
+whose gradient is ``None``; the table rows a step touched are updated with SparseAdam's formula
+through ``index_select``/``index_add_`` (cheaper than ``sparse_mask`` on the full table). Per-seed
+F1 matches the sequential ``Fitter`` (tests/models/test_batched.py); weights differ by float
+summation order only (~1e-7).
 """
-
 from __future__ import annotations
 
 import math

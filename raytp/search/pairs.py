@@ -207,7 +207,8 @@ class PairTrainer:
             self.batch.run_epoch()
             better = [i for i, f in enumerate(self.fitters) if f.epoch and f.best_epoch == f.epoch]
             better = [i for i in better if self._test_epoch[i] != self.fitters[i].epoch]
-            for i, te in zip(better, self.batch.evaluate(self.test, better, [self.fitters[i].threshold for i in better])):
+            thresholds = [self.fitters[i].threshold for i in better]
+            for i, te in zip(better, self.batch.evaluate(self.test, better, thresholds)):
                 self._test[i], self._test_epoch[i] = te, self.fitters[i].epoch
             self.epoch += 1
             return self.summary()
