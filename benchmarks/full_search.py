@@ -1,16 +1,25 @@
-"""Full pair search benchmark (issue 3): every ordered pair x the default grid on Ray Tune, in the default regime.
+"""Full pair search benchmark (issues 3 and 15): batched vs unbatched seed throughput, and the full grid on Ray Tune.
 
-Runs the single-task stage, then the full grid search with replication of labelled pairs on fresh
-seeds and a shuffled-label source control, and writes full_search.json with: trials, compute and
-wall seconds, trials per minute, per-seed pair-training seconds, Tune overhead share, seed-noise
-SD, the shares of pairs beneficial / harmful beyond the margin, the replication rate, the
-validation/test gain correlation and the control.
+Throughput (issue 15, always): two worker processes (1 torch thread each, as a 1-CPU trial worker) run
+the same sample of grid trials (default regime: every grid point of a few pairs, 3 seeds) side by
+side, each alternating ``train.batch_seeds`` true/false trial by trial so both arms share the load.
+Reports pair-seed trainings per compute-second per arm and their ratio (target >= 3x), the per-seed
+F1 of both arms (identical within 1e-6?), peak RSS of a trial worker per arm (two more processes,
+one per arm) and the default full grid's projected time on 2 workers (target <= 4 min). Writes
+benchmarks/results/full_search_throughput.json (or --json NAME).
 
-    python benchmarks/full_search.py [--quick] [--tasks food,water,...] [--out bench-out]
+Full grid (issue 3, ``--grid``): the single-task stage then the full grid on Ray Tune with replication
+and the shuffled-label control; writes full_search.json under --out, as before.
+
+    python benchmarks/full_search.py [--quick] [--trials 8] [--grid] [--check] [--tasks food,water,...]
 """
 
 from __future__ import annotations
 
+import json
+import os
+import resource
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -20,12 +29,71 @@ from _common import machine, parser, write_json  # noqa: E402
 
 from raytp.config import DEFAULT_TASKS, load_config  # noqa: E402
 
+RESULTS = Path(__file__).resolve().parent / "results"
+TARGET_RATIO, TARGET_GRID_S = 3.0, 240.0
 
-def main() -> int:
-    p = parser(__doc__.splitlines()[0])
-    p.add_argument("--tasks", help="comma-separated tasks (default: the config's 8 default tasks)")
-    p.add_argument("--no-control", action="store_true", help="skip the shuffled-label source control")
-    args = p.parse_args()
+
+def _trials(cfg, n: int) -> list[dict]:
+    """``n`` trials of the full grid in its order: the first source, every grid point, its first targets (a later
+    target's sequential trials reuse the source phase, as in a Tune worker)."""
+    from raytp.search.space import full_space
+    first = cfg.data.tasks[0]
+    space = [t for t in full_space(cfg, {t: {} for t in cfg.data.tasks}) if t["source"] == first]
+    points = len({json.dumps(t["point"], sort_keys=True) for t in space})
+    targets = [t for t in cfg.data.tasks if t != first][:max(1, -(-n // points))]
+    return [t for t in space if t["target"] in targets][:n]
+
+
+def _worker(args) -> int:
+    """One trial worker: featurise once, then run ``args.trials`` trials in arms ``args.arms`` (alternating)."""
+    import torch
+    torch.set_num_threads(1)
+    from raytp.data import load_experiment_data
+    from raytp.models.registry import make_backend
+    from raytp.search.pairs import PairTrainer, SourceCache
+    from raytp.search.space import resolve_point
+    cfg = load_config(None, json.loads(args.overrides))
+    ds = load_experiment_data(cfg)
+    backend = make_backend(cfg.backend)
+    features = backend.featurize(ds.texts)
+    arms = [a == "batched" for a in args.arms.split(",")]
+    caches = {b: SourceCache() for b in (True, False)}  # one per arm: a trial never reuses the other arm's work
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rows = []
+    for i, spec in enumerate(_trials(cfg, args.trials)):
+        order = arms if i % 2 == 0 else arms[::-1]
+        for batched in order:
+            c = cfg.model_copy(update={"train": cfg.train.model_copy(update={"batch_seeds": batched})})
+            point = resolve_point(spec["point"], {}, c)
+            t0, c0 = time.perf_counter(), time.process_time()
+            out = PairTrainer(backend, features, ds, c, spec["source"], spec["target"], point, c.seeds(),
+                              cache=caches[batched]).finish()
+            rows.append({"i": i, "batched": batched, "source": spec["source"], "target": spec["target"],
+                         **point.as_dict(), "wall_s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0,
+                         "f1_val_seeds": out["f1_val_seeds"], "f1_test_seeds": out["f1_test_seeds"]})
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"rows": rows, "peak_rss_mib": rss / 1024, "rss_before_training_mib": rss0 / 1024}))
+    return 0
+
+
+def _spawn(overrides: dict, trials: int, arms: str) -> subprocess.Popen:
+    cmd = [sys.executable, __file__, "--worker", "--trials", str(trials), "--arms", arms,
+           "--overrides", json.dumps(overrides)]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+
+
+def _collect(procs: list[subprocess.Popen]) -> list[dict]:
+    outs = []
+    for p in procs:
+        stdout, _ = p.communicate()
+        if p.returncode != 0:
+            raise SystemExit(f"benchmark worker failed (exit {p.returncode})")
+        outs.append(json.loads(stdout.strip().splitlines()[-1]))
+    return outs
+
+
+def full_grid(args) -> dict:
+    """Issue 3's run: the single-task stage, then the full grid on Ray Tune (replication, control)."""
     tasks = [t for t in (args.tasks or ",".join(DEFAULT_TASKS)).split(",") if t]
     overrides = {"data.tasks": tasks, "name": "bench-full-search"}
     if args.quick:  # a smoke-sized run: 3 tasks, fewer source examples, 2 seeds, 4 epochs
@@ -77,7 +145,123 @@ def main() -> int:
           f"{out['pairs_harmful']} harmful of {out['pairs_total']} pairs; replication rate {n['replication_rate']}; "
           f"val/test gain Spearman {n['gain_spearman_val_test']}")
     write_json(args.out, "full_search.json", out)
-    return 0
+    return out
+
+
+
+def throughput(args) -> dict:
+    """Batched vs unbatched seeds, side by side in one run (see the module docstring)."""
+    tasks = [t for t in (args.tasks or ",".join(DEFAULT_TASKS)).split(",") if t]
+    overrides = {"data.tasks": tasks}
+    if args.quick:
+        overrides.update({"data.source_max_train": 1500, "train.epochs": 3})
+    cfg = load_config(None, overrides)
+    load_before = os.getloadavg()
+    t0 = time.perf_counter()
+    side = _collect([_spawn(overrides, args.trials, "batched,unbatched"),
+                     _spawn(overrides, args.trials, "unbatched,batched")])
+    side_wall = time.perf_counter() - t0
+    load_mid = os.getloadavg()
+    n_mem = 2 if args.quick else 4  # one trial per grid point (both modes)
+    mem = _collect([_spawn(overrides, n_mem, "batched"), _spawn(overrides, n_mem, "unbatched")])
+    rows = [r for o in side for r in o["rows"]]
+    seeds = cfg.train.seeds
+    arm = {}
+    for batched, name in ((True, "batched"), (False, "unbatched")):
+        rs = [r for r in rows if r["batched"] == batched]
+        wall, cpu = sum(r["wall_s"] for r in rs), sum(r["cpu_s"] for r in rs)
+        by_mode = {}
+        for m in sorted({r["mode"] for r in rs}):
+            mr = [r for r in rs if r["mode"] == m]
+            by_mode[m] = len(mr) * seeds / sum(r["wall_s"] for r in mr)
+        arm[name] = {"trials": len(rs), "pair_seeds": len(rs) * seeds, "compute_s": wall, "cpu_s": cpu,
+                     "pair_seeds_per_compute_s": len(rs) * seeds / wall, "pair_seeds_per_cpu_s": len(rs) * seeds / cpu,
+                     "s_per_pair_seed": wall / (len(rs) * seeds), "by_mode_pair_seeds_per_compute_s": by_mode}
+    ratio = arm["batched"]["pair_seeds_per_compute_s"] / arm["unbatched"]["pair_seeds_per_compute_s"]
+    # per-seed F1 of the same trial in both arms (same worker, same seeds)
+    diffs, f1 = [], {"batched": {"val": [], "test": []}, "unbatched": {"val": [], "test": []}}
+    for o in side:
+        by = {(r["i"], r["batched"]): r for r in o["rows"]}
+        for (i, b), r in by.items():
+            f1["batched" if b else "unbatched"]["val"] += r["f1_val_seeds"]
+            f1["batched" if b else "unbatched"]["test"] += r["f1_test_seeds"]
+            if b and (i, False) in by:
+                u = by[(i, False)]
+                diffs += [abs(x - y) for x, y in zip(r["f1_val_seeds"] + r["f1_test_seeds"],
+                                                     u["f1_val_seeds"] + u["f1_test_seeds"])]
+    import numpy as np
+    dist = {a: {k: {"mean": float(np.mean(v)), "sd": float(np.std(v, ddof=1)), "n": len(v)} for k, v in d.items()}
+            for a, d in f1.items()}
+    full_pair_seeds = len(tasks) * (len(tasks) - 1) * 4 * seeds
+    grid_projection = full_pair_seeds / (2 * arm["batched"]["pair_seeds_per_compute_s"])
+    out = {
+        "benchmark": "full_search_throughput", "quick": args.quick, "machine": machine(),
+        "loadavg_before": load_before, "loadavg_after_side_by_side": load_mid, "loadavg_after": os.getloadavg(),
+        "regime": {"backend": cfg.backend.name, "tasks": tasks, "target_labels": cfg.data.max_train,
+                   "source_examples": cfg.data.source_max_train, "seeds": seeds, "grid": cfg.search.grid,
+                   "epochs": cfg.train.epochs, "batch_size": cfg.train.batch_size,
+                   "hash_buckets": cfg.backend.hash_buckets,
+                   "torch_threads_per_worker": 1, "workers": 2},
+        "side_by_side_wall_s": side_wall, "arms": arm, "ratio_pair_seeds_per_compute_s": ratio,
+        "ratio_cpu": arm["batched"]["pair_seeds_per_cpu_s"] / arm["unbatched"]["pair_seeds_per_cpu_s"],
+        "f1_per_seed_max_abs_diff": max(diffs) if diffs else None, "f1_pairs_compared": len(diffs),
+        "f1_identical_within_1e-6": bool(diffs) and max(diffs) <= 1e-6, "f1_distributions": dist,
+        "peak_rss_mib": {"batched": mem[0]["peak_rss_mib"], "unbatched": mem[1]["peak_rss_mib"],
+                         "batched_before_training": mem[0]["rss_before_training_mib"],
+                         "unbatched_before_training": mem[1]["rss_before_training_mib"]},
+        "full_grid": {"pair_seeds": full_pair_seeds, "projected_s_on_2_workers": grid_projection,
+                      "note": "projection: the grid's pair-seed trainings / (2 workers x the batched arm's rate); "
+                              "Tune overhead (~3%) and the single-task stage not included"},
+        "targets": {"ratio": TARGET_RATIO, "full_grid_s": TARGET_GRID_S},
+    }
+    b, u = arm["batched"], arm["unbatched"]
+    print(f"\nbatched   {b['pair_seeds_per_compute_s']:.3f} pair-seeds/compute-s ({b['s_per_pair_seed']:.2f} s each), "
+          f"unbatched {u['pair_seeds_per_compute_s']:.3f} ({u['s_per_pair_seed']:.2f} s each): {ratio:.2f}x "
+          f"(target {TARGET_RATIO}x); load {load_before[0]:.1f} -> {load_mid[0]:.1f}")
+    print(f"per-seed F1 batched vs unbatched: max |diff| {out['f1_per_seed_max_abs_diff']} over {len(diffs)} values")
+    print(f"peak RSS per trial worker: batched {mem[0]['peak_rss_mib']:.0f} MiB, "
+          f"unbatched {mem[1]['peak_rss_mib']:.0f} MiB")
+    print(f"full grid ({full_pair_seeds} pair-seeds) projected on 2 workers: {grid_projection:.0f} s "
+          f"(target {TARGET_GRID_S:.0f} s)")
+    return out
+
+
+def main() -> int:
+    p = parser(__doc__.splitlines()[0])
+    p.add_argument("--tasks", help="comma-separated tasks (default: the config's 8 default tasks)")
+    p.add_argument("--no-control", action="store_true", help="--grid: skip the shuffled-label source control")
+    p.add_argument("--trials", type=int, default=8, help="trials per arm and worker in the side-by-side comparison")
+    p.add_argument("--grid", action="store_true", help="also run the full grid on Ray Tune (issue 3's benchmark)")
+    p.add_argument("--check", action="store_true", help="exit 1 when a target is missed (printing which)")
+    p.add_argument("--json", default="full_search_throughput.json", help="file name under benchmarks/results/")
+    p.add_argument("--worker", action="store_true", help=argparse_suppress())
+    p.add_argument("--arms", default="batched,unbatched", help=argparse_suppress())
+    p.add_argument("--overrides", default="{}", help=argparse_suppress())
+    args = p.parse_args()
+    if args.worker:
+        return _worker(args)
+    out = throughput(args)
+    if args.grid:
+        grid = full_grid(args)
+        out["full_grid"].update({"measured_wall_s": grid["wall_s"], "measured_compute_s": grid["compute_s"],
+                                 "measured_trials": grid["trials"]})
+    write_json(RESULTS, args.json, out)
+    missed = []
+    if out["ratio_pair_seeds_per_compute_s"] < TARGET_RATIO:
+        missed.append(f"batched/unbatched {out['ratio_pair_seeds_per_compute_s']:.2f}x < {TARGET_RATIO}x")
+    grid_s = out["full_grid"].get("measured_wall_s", out["full_grid"]["projected_s_on_2_workers"])
+    if grid_s > TARGET_GRID_S:
+        missed.append(f"full grid {grid_s:.0f} s > {TARGET_GRID_S:.0f} s")
+    if not out["f1_identical_within_1e-6"]:
+        missed.append(f"per-seed F1 differs by up to {out['f1_per_seed_max_abs_diff']}")
+    for m in missed:
+        print(f"MISSED: {m}")
+    return 1 if (args.check and missed) else 0
+
+
+def argparse_suppress() -> str:
+    import argparse
+    return argparse.SUPPRESS
 
 
 if __name__ == "__main__":

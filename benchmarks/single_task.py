@@ -1,14 +1,17 @@
-"""Single-task stage benchmark (issue 2).
+"""Single-task stage benchmark (issues 2 and 15).
 
 Per-task test F1 on the default tasks, seed SD per task, training/inference examples/s of each
-backend, and the speed-up of 2 concurrent actors over 1 — for each fast backend, on the same
-machine in one run. The frozen-encoder cache is warmed first (its cost reported separately).
+backend, and the speed-up of 2 concurrent actors over 1 (target >= 1.6x on 2 cores) — for each fast
+backend, on the same machine in one run (the two stages alternate order per backend; the load
+average is recorded). The frozen-encoder cache is warmed first (its cost reported separately).
+Writes benchmarks/results/single_task.json (or --json NAME); ``--check`` exits 1 when a target is missed.
 
-    python benchmarks/single_task.py [--quick] [--out bench-out] [--backends hashed,frozen-encoder]
+    python benchmarks/single_task.py [--quick] [--check] [--backends hashed,frozen-encoder]
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -73,16 +76,24 @@ def stage(cfg_dict: dict, workers: int, out: Path) -> dict:
     return run_single_task_stage(cfg, ds, run, progress=True).to_dict()
 
 
-def main() -> None:
+RESULTS = Path(__file__).resolve().parent / "results"
+TARGET_SPEEDUP = 1.6
+
+
+def main() -> int:
     p = parser(__doc__)
     p.add_argument("--backends", default="hashed,frozen-encoder")
+    p.add_argument("--check", action="store_true", help="exit 1 when the 2-vs-1 speed-up target is missed")
+    p.add_argument("--json", default="single_task.json", help="file name under benchmarks/results/")
+    p.add_argument("--no-transformer", action="store_true", help="skip the transformer's throughput figures")
     args = p.parse_args()
     out = Path(args.out)
     backends = args.backends.split(",")
-    result: dict = {"machine": machine(), "backends": {}}
+    result: dict = {"machine": machine(), "loadavg_before": os.getloadavg(), "backends": {},
+                    "target_speedup_2_vs_1": TARGET_SPEEDUP}
     base = {"data": {}} if not args.quick else {"data": {"tasks": ["food", "water", "shelter", "floods"], "max_eval": 600}}
     ds_full = load_experiment_data(config_from_dict({}))
-    for name in backends:
+    for b_i, name in enumerate(backends):
         cfg_dict = {**base, "backend": {"name": name}}
         if name == "frozen-encoder":  # warm the embedding cache once (reported, then excluded)
             t0 = time.perf_counter()
@@ -90,8 +101,13 @@ def main() -> None:
             cache_s = time.perf_counter() - t0
         else:
             cache_s = 0.0
-        two = stage(cfg_dict, 2, out / f"single_task_{name}_w2")
-        one = stage(cfg_dict, 1, out / f"single_task_{name}_w1")
+        load0 = os.getloadavg()
+        if b_i % 2 == 0:
+            two = stage(cfg_dict, 2, out / f"single_task_{name}_w2")
+            one = stage(cfg_dict, 1, out / f"single_task_{name}_w1")
+        else:
+            one = stage(cfg_dict, 1, out / f"single_task_{name}_w1")
+            two = stage(cfg_dict, 2, out / f"single_task_{name}_w2")
         tput = throughput(name, ds_full, n=200 if args.quick else 500)
         tasks = {t: {"f1_test": s["f1_test"], "f1_test_sd": s["f1_test_sd"], "f1_val": s["f1_val"],
                      "positives_train": s["positives_train"]} for t, s in two["tasks"].items()}
@@ -104,6 +120,7 @@ def main() -> None:
             "encoding_cache_s": cache_s,
             "throughput": tput,
             "under_3_minutes": two["wall_s"] < 180,
+            "loadavg_before": load0, "loadavg_after": os.getloadavg(),
         }
         r = result["backends"][name]
         print(f"\n[{name}] 2 workers {r['wall_s_2_workers']:.1f} s, 1 worker {r['wall_s_1_worker']:.1f} s, "
@@ -111,11 +128,17 @@ def main() -> None:
               f"(seed SD {r['mean_seed_sd']:.3f}); train {tput['train_per_s']:.0f} ex/s, infer {tput['infer_per_s']:.0f} ex/s")
         for t, s in tasks.items():
             print(f"  {t:14s} F1 test {s['f1_test']:.3f} ± {s['f1_test_sd']:.3f}  (pos train {s['positives_train']})")
-    if "transformer" not in backends:
+    if "transformer" not in backends and not args.no_transformer:
         result["backends"]["transformer"] = {"throughput": throughput("transformer", ds_full, n=100 if args.quick else 500)}
         print(f"\n[transformer] {result['backends']['transformer']['throughput']}")
-    write_json(out, "single_task.json", result)
+    result["loadavg_after"] = os.getloadavg()
+    write_json(RESULTS, args.json, result)
+    missed = [f"{n}: 2 actors {r['speedup_2_vs_1']:.2f}x one actor < {TARGET_SPEEDUP}x"
+              for n, r in result["backends"].items() if "speedup_2_vs_1" in r and r["speedup_2_vs_1"] < TARGET_SPEEDUP]
+    for m in missed:
+        print(f"MISSED: {m}")
+    return 1 if (args.check and missed) else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

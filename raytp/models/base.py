@@ -88,6 +88,7 @@ class Backend(ABC):
 
     name: str = ""
     default_lr: float = 1e-2  # what train.lr defaults to for this backend: config.DEFAULT_LR[name]
+    stackable: bool = False  # input -> Linear+ReLU -> heads: seeds can train stacked (models/batched.py)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -111,6 +112,10 @@ class Backend(ABC):
 
     def new_model(self, tasks: list[str], seed: int) -> TaskModel:
         return TaskModel(self.new_encoder(seed), tasks, seed).to(self.device)
+
+    def new_models(self, tasks: list[str], seeds: list[int]) -> list[TaskModel]:
+        """``new_model`` for each seed (backends may lay the seeds' weights out to stack cheaply)."""
+        return [self.new_model(tasks, s) for s in seeds]
 
     def optimizers(self, model: nn.Module, lr: float, weight_decay: float = 0.0) -> list[torch.optim.Optimizer]:
         return [torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)]

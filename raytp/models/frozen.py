@@ -38,6 +38,7 @@ class EmbeddingMLPEncoder(HiddenLayerEncoder):
 
 class FrozenEncoderBackend(Backend):
     name = "frozen-encoder"
+    stackable = True  # the seeds of a configuration train as one stacked model (models/batched.py)
 
     def __init__(self, cfg: BackendConfig, device: str = "cpu"):
         super().__init__(cfg, device)

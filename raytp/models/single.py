@@ -12,6 +12,7 @@ from raytp.config import ExperimentConfig
 from raytp.data.dataset import MultiTaskDataset
 from raytp.data.subsets import eval_split, target_train
 from raytp.models.base import Backend, TaskModel
+from raytp.models.batched import SeedBatch, can_batch
 from raytp.models.training import EvalSet, HParams, Part, evaluate, fit
 
 
@@ -59,12 +60,35 @@ class TaskOutcome:
     runs: list[dict[str, Any]] = field(default_factory=list)
 
 
+def train_seeds(backend: Backend, features: Any, ds: MultiTaskDataset, task: str, cfg: ExperimentConfig,
+                lr: float) -> list[SingleRun]:
+    """``train_single`` for every seed of the config: as one stacked model when ``train.batch_seeds`` and the
+    backend allow it (same per-seed results), else one after another."""
+    seeds = cfg.seeds()
+    if not (cfg.train.batch_seeds and can_batch(backend)):
+        return [train_single(backend, features, ds, task, cfg, lr, s) for s in seeds]
+    val, test = eval_sets(ds, task, cfg)
+    batch = SeedBatch(backend.new_models([task], seeds), backend, features, [target_part(ds, task, cfg)], val,
+                      HParams.from_config(cfg.train, lr=lr), seeds, evals=(test,))
+    results = batch.fit()  # each seed's best epoch restored
+    tests = batch.evaluate(test, list(range(len(seeds))), [r.threshold for r in results])
+    batch.release()  # each model its own weights: one of them outlives the stack (checkpoint, signatures)
+    runs = []
+    for v, res, te in zip(batch.views, results, tests):
+        metrics = {"f1_val": res.val["f1"], "precision_val": res.val["precision"], "recall_val": res.val["recall"],
+                   "f1_test": te["f1"], "precision_test": te["precision"], "recall_test": te["recall"],
+                   "epochs": res.epochs, "best_epoch": res.best_epoch, "seconds": res.seconds,
+                   "threshold": res.threshold}
+        runs.append(SingleRun(v.model, lr, v.seed, metrics))
+    return runs
+
+
 def run_task(backend: Backend, features: Any, ds: MultiTaskDataset, task: str, cfg: ExperimentConfig) -> TaskOutcome:
     """Try every learning rate of the pool over every seed; choose by mean validation F1."""
     start = time.perf_counter()
     by_lr: dict[float, list[SingleRun]] = {}
     for lr in cfg.train.pool():
-        by_lr[lr] = [train_single(backend, features, ds, task, cfg, lr, s) for s in cfg.seeds()]
+        by_lr[lr] = train_seeds(backend, features, ds, task, cfg, lr)
     best_lr = max(by_lr, key=lambda lr: np.mean([r.metrics["f1_val"] for r in by_lr[lr]]))
     chosen = by_lr[best_lr]
     f1v = np.array([r.metrics["f1_val"] for r in chosen])

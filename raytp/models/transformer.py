@@ -78,6 +78,10 @@ class TransformerEncoder(Encoder):
 
 class TransformerBackend(Backend):
     name = "transformer"
+    # not stackable (train.batch_seeds falls back to one seed after another): each seed fine-tunes its own copy
+    # of the whole pretrained encoder, so the step is dominated by real arithmetic, not per-call overhead, and
+    # stacking S copies would need a vmapped HF model (dropout per seed, S x the weights and optimiser state)
+    stackable = False
 
     def __init__(self, cfg: BackendConfig, device: str = "cpu"):
         super().__init__(cfg, device)

@@ -111,22 +111,23 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None, num_gpus
 _PROCESS_DATA: dict[tuple, tuple[Any, Any, Any]] = {}
 
 
-def worker_data(cfg: ExperimentConfig, ds_box: list[Any]) -> tuple[MultiTaskDataset, Any, Any]:
+def worker_data(cfg: ExperimentConfig, ds_box: list[Any], featurize: bool = True) -> tuple[MultiTaskDataset, Any, Any]:
     """Dataset, backend and features of a worker process (actor or trial), made once per process: torch threads
     follow the worker's CPUs, the device its GPUs. The dataset arrives boxed in a list so Ray passes the object
-    reference, not the value: a restarted worker fetches it again from the object store."""
+    reference, not the value: a restarted worker fetches it again from the object store. ``featurize=False``:
+    features None (the single-task actors get them, computed once, through the object store)."""
     import torch
 
     from raytp.models.encoders import pick_device
     from raytp.models.registry import make_backend
     torch.set_num_threads(max(1, int(cfg.resources.cpus_per_worker)))
     device = pick_device(cfg.resources.gpus_per_worker)
-    key = (ds_box[0].hex(), cfg.backend.model_dump_json(), device)
+    key = (ds_box[0].hex(), cfg.backend.model_dump_json(), device, featurize)
     if key not in _PROCESS_DATA:
         _PROCESS_DATA.clear()
         ds = ray.get(ds_box[0])
         backend = make_backend(cfg.backend, device)
-        _PROCESS_DATA[key] = (ds, backend, backend.featurize(ds.texts))
+        _PROCESS_DATA[key] = (ds, backend, backend.featurize(ds.texts) if featurize else None)
     return _PROCESS_DATA[key]
 
 

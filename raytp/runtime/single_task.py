@@ -1,8 +1,10 @@
 """The single-task stage on Ray: one actor per worker slot trains (and profiles) task models concurrently.
 
-Actors hold the dataset (shipped once through the object store) and its features, so each
-task costs only its training. Resource requests come from the config (fractional GPUs
-allowed) and torch threads follow the CPUs an actor holds. Results come back to the driver,
+The corpus is featurised once — by the driver on CPU-only runs (actors start up meanwhile), else
+by one task with a worker's resources — and the dataset and features reach every actor through
+the object store; actors are reused across tasks, so each task costs only its training. Resource
+requests come from the config (fractional GPUs allowed) and torch threads follow the CPUs an actor
+holds. Results come back to the driver,
 which alone writes the run directory — workers need no shared disk.
 """
 
@@ -30,10 +32,25 @@ class TaskTrainer:
     """Trains one task at a time; keeps data and features between tasks."""
 
     def __init__(self, cfg_dict: dict[str, Any], ds_box: list[Any]):
+        """``ds_box``: [dataset ref] (boxed so Ray passes the reference: a restarted actor fetches it again from
+        the object store). The features follow through ``set_features``, so actors start while they are
+        still being computed."""
         self.cfg: ExperimentConfig = config_from_dict(cfg_dict)
-        self.ds, self.backend, self.features = worker_data(self.cfg, ds_box)
+        self.ds, self.backend, _ = worker_data(self.cfg, ds_box, featurize=False)
         self.device = self.backend.device
+        self._features_ref: Any = None
+        self._features: Any = None
         self.data_fingerprint = self.ds.fingerprint()
+
+    def set_features(self, box: list[Any]) -> None:
+        """[features ref], computed once for all actors (fetched on first use)."""
+        self._features_ref, self._features = box[0], None
+
+    @property
+    def features(self) -> Any:
+        if self._features is None:
+            self._features = on_device(ray.get(self._features_ref), self.device)
+        return self._features
 
     def train(self, task: str) -> dict[str, Any]:
         from safetensors.torch import save
@@ -64,6 +81,25 @@ class TaskTrainer:
         return result
 
 
+def on_device(features: Any, device: str) -> Any:
+    """Features shipped on CPU, moved to the actor's device where they are a tensor (frozen-encoder)."""
+    import torch
+    return features.to(device) if isinstance(features, torch.Tensor) else features
+
+
+def _featurize(cfg_dict: dict[str, Any], ds_box: list[Any]) -> Any:
+    """The corpus's features, once, on CPU (for the object store)."""
+    import torch
+
+    from raytp.models.encoders import pick_device
+    from raytp.models.registry import make_backend
+    cfg = config_from_dict(cfg_dict)
+    torch.set_num_threads(max(1, int(cfg.resources.cpus_per_worker)))
+    ds = ray.get(ds_box[0]) if isinstance(ds_box[0], ray.ObjectRef) else ds_box[0]
+    features = make_backend(cfg.backend, pick_device(cfg.resources.gpus_per_worker)).featurize(ds.texts)
+    return features.cpu() if isinstance(features, torch.Tensor) else features
+
+
 def _resources(cfg: ExperimentConfig) -> dict[str, float]:
     return {"CPU": cfg.resources.cpus_per_worker, "GPU": cfg.resources.gpus_per_worker}
 
@@ -84,7 +120,15 @@ def run_single_task_stage(cfg: ExperimentConfig, ds: MultiTaskDataset, run: RunD
         num_cpus=res.cpus_per_worker, num_gpus=res.gpus_per_worker, max_restarts=0)
     ds_ref = ray.put(ds) if todo else None
     cfg_dict = cfg.model_dump(mode="json")
+    feat_ref = None
+    if todo and res.gpus_per_worker > 0:  # featurise on a worker's device, once
+        feat_ref = ray.remote(_featurize).options(num_cpus=res.cpus_per_worker, num_gpus=res.gpus_per_worker
+                                                  ).remote(cfg_dict, [ds_ref])
     actors = [actor_cls.remote(cfg_dict, [ds_ref]) for _ in range(workers)]
+    if todo and feat_ref is None:  # CPU only: the driver featurises while the actors start
+        feat_ref = ray.put(_featurize(cfg_dict, [ds]))
+    for a in actors:
+        a.set_features.remote([feat_ref])
     attempts = {t: 0 for t in todo}
     failed: dict[str, str] = {}
     queue = list(todo)
@@ -112,6 +156,7 @@ def run_single_task_stage(cfg: ExperimentConfig, ds: MultiTaskDataset, run: RunD
             if isinstance(e, RayActorError):  # the actor died (killed, OOM, node lost): replace it
                 actors.remove(actor)
                 actor = actor_cls.remote(cfg_dict, [ds_ref])
+                actor.set_features.remote([feat_ref])
                 actors.append(actor)
             idle.append(actor)
             continue

@@ -10,7 +10,9 @@ source contributing ``subsets.source_train``:
   then add a fresh target head and fine-tune everything on the target.
 
 A configuration trains over several seeds in lockstep (``PairTrainer.step`` = one target epoch
-for every seed) so a scheduler can read the seed-mean validation F1 after every epoch.
+for every seed) so a scheduler can read the seed-mean validation F1 after every epoch. With
+``train.batch_seeds`` (default) and an MLP backend the seeds are one stacked model
+(``raytp.models.batched.SeedBatch``), with the same per-seed results as training them one by one.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from raytp.data.dataset import MultiTaskDataset
 from raytp.data.subsets import source_train
 from raytp.errors import ConfigError
 from raytp.models.base import Backend
+from raytp.models.batched import SeedBatch, SeedView, can_batch, own_state
 from raytp.models.single import eval_sets, target_part
 from raytp.models.training import EvalSet, Fitter, HParams, Part, evaluate, fit
 
@@ -120,8 +123,14 @@ class PairTrainer:
         self.target_part = target_part(ds, target, cfg)
         self.source_seconds = 0.0
         self._start = time.perf_counter()
-        self.fitters = [self._fitter(s) for s in self.seeds]
+        self.batch: SeedBatch | None = None  # the seeds as one stacked model (train.batch_seeds, MLP backends)
+        if cfg.train.batch_seeds and can_batch(backend):
+            self.batch = self._seed_batch()
+            self.fitters: list[Fitter] | list[SeedView] = self.batch.views
+        else:
+            self.fitters = [self._fitter(s) for s in self.seeds]
         self._test: list[dict[str, float] | None] = [None] * len(self.seeds)
+        self._test_epoch = [0] * len(self.seeds)  # the epoch each seed's test scores are from
         self.epoch = 0
 
     def _fitter(self, seed: int) -> Fitter:
@@ -132,8 +141,7 @@ class PairTrainer:
         t0 = time.perf_counter()
         model = self.backend.new_model([self.source], seed)
         src_hp = replace(self.hp, patience=1)  # 6,000 source examples: stop at the first epoch without progress
-        key = (id(self.features), self.backend.name, self.source, self._labels_digest, seed, src_hp.lr, src_hp.epochs,
-               self.cfg.fingerprint())
+        key = self._source_key(seed, src_hp)
         state = self.cache.get(key) if self.cache is not None else None
         if state is None:
             src_val = EvalSet(self.source, *self._source_val())
@@ -148,6 +156,40 @@ class PairTrainer:
         return Fitter(model, self.backend, self.features, [self.target_part], self.val, self.hp, seed,
                       keep_best_state=False)
 
+    def _source_key(self, seed: int, src_hp: HParams) -> tuple:
+        return (id(self.features), self.backend.name, self.source, self._labels_digest, seed, src_hp.lr, src_hp.epochs,
+                self.cfg.fingerprint())
+
+    def _seed_batch(self) -> SeedBatch:
+        """``_fitter`` for all seeds at once, as one stacked model (the sequential source phase batched too)."""
+        if self.point.mode == "multitask":
+            models = self.backend.new_models([self.target, self.source], self.seeds)
+            return SeedBatch(models, self.backend, self.features, [self.target_part, self.source_part], self.val,
+                             self.hp, self.seeds, keep_best_state=False, evals=(self.test,))
+        t0 = time.perf_counter()
+        models = self.backend.new_models([self.source], self.seeds)
+        src_hp = replace(self.hp, patience=1)
+        keys = [self._source_key(s, src_hp) for s in self.seeds]
+        states = [self.cache.get(k) if self.cache is not None else None for k in keys]
+        todo = [i for i, st in enumerate(states) if st is None]
+        if todo:
+            src = SeedBatch([models[i] for i in todo], self.backend, self.features,
+                            [Part(self.source, self.source_part.idx, self.source_part.y)],
+                            EvalSet(self.source, *self._source_val()), src_hp, [self.seeds[i] for i in todo])
+            src.fit()
+            del src
+            if self.cache is not None:
+                for i in todo:
+                    self.cache.put(keys[i], own_state(models[i]))
+        for m, st in zip(models, states):
+            if st is not None:
+                m.load_state_dict(st)
+        for m, s in zip(models, self.seeds):
+            m.add_head(self.target, s)
+        self.source_seconds += time.perf_counter() - t0
+        return SeedBatch(models, self.backend, self.features, [self.target_part], self.val, self.hp, self.seeds,
+                         keep_best_state=False, evals=(self.test,))
+
     def _source_val(self) -> tuple[np.ndarray, np.ndarray]:
         src_val, _ = eval_sets(self.ds, self.source, self.cfg)
         return src_val.idx, src_val.y
@@ -161,6 +203,15 @@ class PairTrainer:
 
         A seed whose validation F1 improved is scored on test right away (with its tuned threshold),
         so the summary after any epoch is complete: a trial stopped early still has test metrics."""
+        if self.batch is not None:
+            self.batch.run_epoch()
+            better = [i for i, f in enumerate(self.fitters) if f.epoch and f.best_epoch == f.epoch]
+            better = [i for i in better if self._test_epoch[i] != self.fitters[i].epoch]
+            thresholds = [self.fitters[i].threshold for i in better]
+            for i, te in zip(better, self.batch.evaluate(self.test, better, thresholds)):
+                self._test[i], self._test_epoch[i] = te, self.fitters[i].epoch
+            self.epoch += 1
+            return self.summary()
         for i, f in enumerate(self.fitters):
             if f.done:
                 continue
