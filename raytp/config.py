@@ -243,16 +243,34 @@ class ResourcesConfig(_Strict):
         return self
 
 
+def _space_module() -> Any:
+    from raytp.search import distributions  # lazy: raytp.search imports this module
+    return distributions
+
+
 class SearchConfig(_Strict):
     """The pair/hyperparameter space and how outcomes are labelled."""
 
+    space: dict[str, dict[str, Any]] = Field(
+        default_factory=lambda: _space_module().default_space(),
+        description="The search space of pair training, one distribution per hyperparameter: {type, values | low, "
+                    "high, when}. Types: choice (values), uniform / loguniform (low, high), int / logint (integers, "
+                    "ends included), resource (epochs only: ASHA's grace period `low` up to `high`, default "
+                    "train.epochs). Names: mode (choice of multitask / sequential); lr_scale (multiplies the target's "
+                    "single-task lr; or lr, absolute); source_weight and source_ratio (multitask only: `when: {mode: "
+                    "multitask}`); epochs; hidden (hashed / frozen-encoder hidden size, e.g. {type: logint, low: 32, "
+                    "high: 256}). The pruned search samples it with TPE, one Optuna study per target; search.grid "
+                    "discretises it. A bad distribution, low > high, a log range through zero or a conditional "
+                    "parameter on the wrong mode is rejected naming the key.")
     grid: dict[str, list[Any]] = Field(
-        default_factory=lambda: {"mode": ["multitask", "sequential"], "lr_scale": [1.0, 0.3]},
-        description="Hyperparameter grid per pair (full cross product). Keys: mode (multitask|sequential); lr "
-                    "(absolute; missing: the target's single-task chosen lr); lr_scale (multiplies that lr, so one "
-                    "grid fits every backend); epochs (maximum, early stopping on target validation F1; missing: "
-                    "train.epochs); source_weight (multitask loss weight of the source; meaningless for sequential, "
-                    "whose points are not multiplied by it). Default: 2 modes x 2 learning rates = 4 points per pair.")
+        default_factory=lambda: _space_module().default_grid(),
+        description="The full grid (the reference): a declared discretisation of search.space, full cross product; "
+                    "every value must lie inside its parameter's distribution. source_weight and source_ratio do not "
+                    "multiply sequential points; a missing lr is the target's single-task lr, a missing epochs "
+                    "train.epochs (a maximum: early stopping on target validation F1), a missing source_ratio "
+                    "search.source_ratio. Default: mode x lr_scale [1, 0.3, 3] x (multitask) source_weight [1, 0.3] x "
+                    "source_ratio [4, 1] = 12 multitask + 3 sequential = 15 points per pair; the first point "
+                    "(multitask, lr_scale 1, weight 1, ratio 4) is the pruned search's warm start.")
     source_ratio: float = Field(4.0, gt=0, description="multitask: source examples drawn per epoch, as a multiple of "
                                                        "the target's training examples (cycling through the source "
                                                        "pool); an epoch is one pass over the target, so early stopping "
@@ -271,7 +289,7 @@ class SearchConfig(_Strict):
     @field_validator("grid")
     @classmethod
     def _grid_known(cls, v: dict[str, list[Any]]) -> dict[str, list[Any]]:
-        known = {"mode", "lr", "lr_scale", "epochs", "source_weight"}
+        known = {"mode", "lr", "lr_scale", "epochs", "source_weight", "source_ratio", "hidden"}
         unknown = set(v) - known
         if unknown:
             raise ValueError(f"unknown grid key(s) {sorted(unknown)}; known: {sorted(known)}")
@@ -282,6 +300,16 @@ class SearchConfig(_Strict):
         if bad:
             raise ValueError(f"grid.mode has unknown mode(s) {sorted(bad)}; use multitask or sequential")
         return v
+
+    @field_validator("space", mode="before")
+    @classmethod
+    def _space_checked(cls, v: Any) -> dict[str, dict[str, Any]]:
+        return _space_module().check_space(v)
+
+    @model_validator(mode="after")
+    def _grid_in_space(self) -> "SearchConfig":
+        _space_module().check_grid_in_space(self.grid, self.space)
+        return self
 
 
 class ProfilingConfig(_Strict):
@@ -337,6 +365,12 @@ class ExperimentConfig(_Strict):
     def _backend_default_lr(self) -> "ExperimentConfig":
         if self.train.lr is None:
             self.train.lr = DEFAULT_LR[self.backend.name]
+        return self
+
+    @model_validator(mode="after")
+    def _hidden_needs_a_hidden_layer(self) -> "ExperimentConfig":
+        if self.backend.name == "transformer" and ("hidden" in self.search.space or "hidden" in self.search.grid):
+            raise ValueError("search.space.hidden: the transformer backend has no hidden layer to size")
         return self
 
     def fingerprint(self) -> str:

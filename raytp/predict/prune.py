@@ -3,9 +3,12 @@
 Policies over pairs scored with P(beneficial):
 - ``threshold``: every pair with probability >= threshold.
 - ``top_k``: the k most probable sources of each target.
-- ``budget``: the most probable pairs while kept pairs x trials per pair stays within
-  ``budget_fraction`` of the full search's trials (pairs x grid points), minus trials already
-  spent (e.g. on calibration pairs).
+- ``budget``: a trial budget, ``budget_fraction`` of the full search's trials (pairs x grid points)
+  minus trials already spent (e.g. on calibration pairs), allocated by probability
+  (``allocate_trials``): the most probable pairs are kept (none of the rest: the hopeless get
+  nothing), each gets ``trials_per_pair`` trials, and the rest of the budget goes to kept pairs in
+  proportion to how far their probability stands above the first pair left out.
+Under ``threshold`` / ``top_k`` every kept pair gets ``trials_per_pair`` trials.
 
 Space narrowing: grid values whose mean gain over earlier results (calibration trials, validation
 gain when present) is below -margin are dropped (never all values of a hyperparameter), and each
@@ -41,7 +44,9 @@ def _check_scored(scored: pd.DataFrame) -> pd.DataFrame:
 
 
 def grid_points(grid: Mapping[str, list]) -> int:
-    return int(math.prod(len(v) for v in grid.values())) if grid else 1
+    """Points per pair of the full grid (multitask-only values do not multiply sequential points)."""
+    from raytp.search.space import grid_points as points
+    return len(points(dict(grid))) if grid else 1
 
 
 def select_pairs(scored: pd.DataFrame, policy: str, *, threshold: float = 0.5, top_k: int = 1,
@@ -61,11 +66,37 @@ def select_pairs(scored: pd.DataFrame, policy: str, *, threshold: float = 0.5, t
         if not 0 < budget_fraction <= 1:
             raise PredictorError(f"budget_fraction must be in (0, 1], got {budget_fraction}")
         allowed = math.floor(budget_fraction * full_trials + 1e-9) - spent_trials
-        kept = ranked.head(max(0, allowed // max(1, trials_per_pair)))
+        return allocate_trials(ranked, allowed, trials_per_pair)
     else:
         raise PredictorError(f"unknown pruning policy {policy!r}; use {', '.join(POLICIES)}")
-    return [{"source": str(r.source), "target": str(r.target), "probability": float(r.probability)}
-            for r in kept.itertuples(index=False)]
+    return [{"source": str(r.source), "target": str(r.target), "probability": float(r.probability),
+             "trials": int(trials_per_pair)} for r in kept.itertuples(index=False)]
+
+
+def allocate_trials(scored: pd.DataFrame, budget: int, min_trials: int = 2) -> list[dict[str, Any]]:
+    """Kept pairs with a trial allocation summing to ``budget`` (most probable first).
+
+    ``budget // (2 * min_trials)`` pairs are kept (half the budget spreads as each kept pair's
+    ``min_trials``, at least one pair when the budget allows one); the other half is shared in
+    proportion to ``probability - probability of the first pair left out`` (largest remainders;
+    equal shares when all kept probabilities tie). Pairs left out get nothing."""
+    ranked = _check_scored(scored)
+    min_trials = max(1, int(min_trials))
+    if budget < min_trials or ranked.empty:
+        return []
+    n = min(len(ranked), max(1, budget // (2 * min_trials)))
+    kept = ranked.head(n)
+    p = kept["probability"].to_numpy(float)
+    floor = float(ranked["probability"].iloc[n]) if n < len(ranked) else float(p.min()) - 1e-9
+    w = np.clip(p - floor, 0.0, None)
+    w = w / w.sum() if w.sum() > 0 else np.full(n, 1.0 / n)
+    extra = budget - n * min_trials
+    share = w * extra
+    alloc = np.floor(share).astype(int)
+    for i in np.argsort(-(share - alloc), kind="stable")[: extra - int(alloc.sum())]:
+        alloc[i] += 1
+    return [{"source": str(r.source), "target": str(r.target), "probability": float(r.probability),
+             "trials": int(min_trials + a)} for r, a in zip(kept.itertuples(index=False), alloc)]
 
 
 def hopeless_values(grid: Mapping[str, list], outcomes: pd.DataFrame | None, margin: float,
@@ -118,8 +149,10 @@ def warm_start(grid: Mapping[str, list], single_summary: Mapping[str, Any] | Non
 def build_pruning_plan(scored: pd.DataFrame, grid: Mapping[str, list], cfg: PruneConfig, *,
                        single: Mapping[str, Mapping[str, Any]] | None = None, outcomes: pd.DataFrame | None = None,
                        margin: float = 0.01, predictor: Mapping[str, Any] | None = None,
-                       spent_trials: int = 0) -> dict[str, Any]:
-    """The pruning plan (RUN_DIR/pruning.json): kept pairs, narrowed space, trial count, policy, predictor."""
+                       spent_trials: int = 0, distributions: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The pruning plan (RUN_DIR/pruning.json): kept pairs with their trial allocation, the narrowed grid
+    (``space``: warm start and first point), the search space TPE samples (``distributions``), trial count,
+    policy, predictor."""
     full_trials = len(scored) * grid_points(grid)
     pairs = select_pairs(scored, cfg.policy, threshold=cfg.threshold, top_k=cfg.top_k,
                          budget_fraction=cfg.budget_fraction, trials_per_pair=cfg.trials_per_pair,
@@ -128,12 +161,12 @@ def build_pruning_plan(scored: pd.DataFrame, grid: Mapping[str, list], cfg: Prun
     space = {hp: [v for v in values if v not in dropped.get(hp, [])] for hp, values in grid.items()}
     for p in pairs:
         p["warm_start"] = warm_start(space, (single or {}).get(p["target"]))
-    per_pair = min(cfg.trials_per_pair, grid_points(space))
     return {
         "pairs": pairs,
         "space": space,
+        "distributions": dict(distributions or {}),
         "dropped": dropped,
-        "num_samples": len(pairs) * per_pair,
+        "num_samples": int(sum(p["trials"] for p in pairs)),
         "pairs_total": int(len(scored)),
         "full_trials": full_trials,
         "policy": {"name": cfg.policy, "threshold": cfg.threshold, "top_k": cfg.top_k,
