@@ -324,10 +324,15 @@ class ProfilingConfig(_Strict):
 class PruneConfig(_Strict):
     """How the predictor prunes the pair space before the Optuna search."""
 
-    policy: Literal["threshold", "top_k", "budget"] = Field("top_k", description="Which pairs survive.")
+    policy: Literal["threshold", "top_k", "budget"] = Field(
+        "budget", description="Which pairs survive and how many trials each gets. budget: budget_fraction of the full "
+                              "grid's trials, allocated by probability (the most probable pairs kept, trials_per_pair "
+                              "each, the rest in proportion to probability above the first pair left out; none to "
+                              "the others); threshold / top_k: those pairs, trials_per_pair each.")
     threshold: float = Field(0.5, ge=0, le=1)
     top_k: int = Field(3, ge=1, description="Pairs kept per target under top_k.")
-    budget_fraction: float = Field(0.15, gt=0, le=1, description="Share of the full search's trials under budget.")
+    budget_fraction: float = Field(0.05, gt=0, le=1, description="Share of the full search's trials under budget "
+                                                                "(calibration trials come out of it).")
     predictor: Literal["zero-shot", "learned"] = Field(
         "zero-shot", description="zero-shot: rank pairs by zero_shot_feature, no outcomes needed (no calibration "
                                  "cost); learned: gradient boosting on pair features, trained on calibration_pairs "
@@ -336,11 +341,14 @@ class PruneConfig(_Strict):
         "label_phi+logme+textemb", description="Pair feature the zero-shot mode ranks by; 'a+b+c' ranks by the mean "
                                                "rank of several (NaN-aware), a '-' prefix means lower is better. "
                                                "Also the learned mode's fallback.")
-    trials_per_pair: int = Field(1, ge=1, description="Optuna trials per surviving pair (each kept pair is tried "
-                                                     "first at the space's first values; TPE samples the rest).")
-    protect_warm_start: bool = Field(True, description="ASHA never stops a kept pair's first (warm-start) trial: it "
-                                                       "runs until the trainer's own early stopping; ASHA stops only "
-                                                       "TPE's further samples. False: plain ASHA on every trial.")
+    trials_per_pair: int = Field(2, ge=1, description="Trials per kept pair (under budget: the minimum). A pair's "
+                                                     "first trial is at the grid's first point (warm start); its "
+                                                     "target's Optuna TPE study (one per target) samples search.space "
+                                                     "for the rest.")
+    protect_warm_start: bool = Field(True, description="ASHA (one per target: trials are only compared with trials of "
+                                                       "their own target) never stops a kept pair's warm-start trial: it "
+                                                       "runs until the trainer's own early stopping; TPE's samples are "
+                                                       "stopped as usual. False: ASHA may stop every trial.")
     calibration_pairs: int = Field(8, ge=0, description="Pairs of this run searched first with the full grid to "
                                                         "label the learned predictor; their cost is counted and their "
                                                         "results kept by the pruned side.")
