@@ -56,9 +56,12 @@ def main() -> int:
     p.add_argument("--calibration-pairs", type=int)
     p.add_argument("--zero-shot-feature")
     p.add_argument("--name", default="pruned_vs_full", help="JSON file stem (cross_corpus uses its own)")
+    p.add_argument("--seeds", type=int, help="train.seeds (default: the config's)")
+    p.add_argument("--no-replicate", action="store_true", help="skip the full search's fresh-seed replication")
     args = p.parse_args()
     overrides = {"data.tasks": args.tasks.split(",") if args.tasks else None, "prune.predictor": args.predictor,
-                 "prune.calibration_pairs": args.calibration_pairs, "prune.zero_shot_feature": args.zero_shot_feature}
+                 "prune.calibration_pairs": args.calibration_pairs, "prune.zero_shot_feature": args.zero_shot_feature,
+                 "train.seeds": args.seeds, "search.replicate": False if args.no_replicate else None}
     if args.quick:
         overrides.update({"data.source_max_train": 1500, "train.seeds": 2, "train.epochs": 4,
                           "search.replicate": False})
