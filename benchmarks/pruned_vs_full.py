@@ -167,6 +167,8 @@ def main() -> int:
     p.add_argument("--name", default="pruned_vs_full", help="JSON file stem (cross_corpus uses its own)")
     p.add_argument("--seeds", type=int, help="train.seeds (default: the config's)")
     p.add_argument("--no-replicate", action="store_true", help="skip the full search's fresh-seed replication")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="config override, e.g. data.max_eval=500 (value parsed as YAML); repeatable")
     p.add_argument("--ablation-only", metavar="RUN_DIR", help="only replay arms (a)-(f) from RUN_DIR's full grid")
     p.add_argument("--sampler-seeds", type=int, default=5, help="sampler seeds of the stochastic arms")
     p.add_argument("--check", action="store_true", help="check benchmarks/results/<name>_ablation.json: print each "
@@ -179,6 +181,10 @@ def main() -> int:
     overrides = {"data.tasks": args.tasks.split(",") if args.tasks else None, "prune.predictor": args.predictor,
                  "prune.calibration_pairs": args.calibration_pairs, "prune.zero_shot_feature": args.zero_shot_feature,
                  "train.seeds": args.seeds, "search.replicate": False if args.no_replicate else None}
+    import yaml as _yaml
+    for item in args.set:
+        key, _, value = item.partition("=")
+        overrides[key] = _yaml.safe_load(value)
     if args.quick:
         overrides.update({"data.source_max_train": 1500, "train.seeds": 2, "train.epochs": 4,
                           "search.replicate": False})
