@@ -119,40 +119,51 @@ def ablation(run_dir: Path, seeds: int = 5) -> dict:
     grace, max_t = resource_range(cfg.search.space, cfg.train.epochs)
     full_ok = ok_trials(full)
 
-    def alloc(scores) -> list[dict]:
-        scored = preds[["source", "target"]].assign(probability=np.nan_to_num(np.asarray(scores, float), nan=-1e9))
-        return allocate_trials(scored, budget, cfg.prune.trials_per_pair)
-
     def score(rows, fx=fixed):
         return _scores(single, full_ok, rows, fx, full_total, margin)
 
     ranked = preds.sort_values(["probability", "source", "target"], ascending=[False, True, True])
+    pairs_ranked = list(zip(ranked.source, ranked.target))
+    phi = preds["score_label_phi"] if "score_label_phi" in preds else None
+    seeds_list = [cfg.seed + k for k in range(seeds)]
+
+    def arms_at(budget: int) -> dict:
+        def alloc(scores) -> list[dict]:
+            scored = preds[["source", "target"]].assign(probability=np.nan_to_num(np.asarray(scores, float), nan=-1e9))
+            return allocate_trials(scored, budget, cfg.prune.trials_per_pair)
+
+        arms = {"a": {"label": ARMS["a"], **score(first_point_arm(table, pairs_ranked, budget))}}
+        runs: dict[str, list] = {k: [] for k in "bcdef"}
+        pred_alloc = alloc(preds["probability"])
+        kw = {"asha": (grace, max_t), "protect_warm": cfg.prune.protect_warm_start}
+        for sd in seeds_list:
+            runs["b"].append(score(tpe_arm(table, cfg.search.space, cfg.search.grid, pred_alloc, sd)))
+            c = tpe_arm(table, cfg.search.space, cfg.search.grid, pred_alloc, sd, **kw)
+            runs["c"].append(score(c))
+            rnd = np.random.default_rng(10_000 + sd).random(len(preds))
+            runs["d"].append(score(tpe_arm(table, cfg.search.space, cfg.search.grid, alloc(rnd), sd, **kw)))
+            if phi is not None:
+                runs["e"].append(score(tpe_arm(table, cfg.search.space, cfg.search.grid, alloc(phi), sd, **kw)))
+            runs["f"].append(score(multifidelity_arm(table, float(c["compute_s"].sum()) if len(c) else 0.0, sd,
+                                                     grace=1, max_t=max_t), no_predictor_fixed))
+        for k, r in runs.items():
+            if r:
+                arms[k] = {"label": ARMS[k], **_spread(r)}
+        arms["c"]["pairs_kept"] = len(pred_alloc)
+        arms["c"]["targets_kept"] = len({p["target"] for p in pred_alloc})
+        return arms
+
     out: dict = {"budget_trials": budget, "full_trials": int(len(full)), "grid_points": len(table.points),
                  "margin": margin, "asha": {"grace": grace, "max_t": max_t, "reduction_factor": 3},
-                 "fixed_compute_s": fixed, "full_total_compute_s": full_total, "arms": {}}
-    out["arms"]["a"] = {"label": ARMS["a"], **score(first_point_arm(table, list(zip(ranked.source, ranked.target)),
-                                                                    budget))}
-    seeds_list = [cfg.seed + k for k in range(seeds)]
-    runs: dict[str, list] = {k: [] for k in "bcdef"}
-    pred_alloc = alloc(preds["probability"])
-    phi = preds["score_label_phi"] if "score_label_phi" in preds else None
-    for sd in seeds_list:
-        runs["b"].append(score(tpe_arm(table, cfg.search.space, cfg.search.grid, pred_alloc, sd)))
-        c = tpe_arm(table, cfg.search.space, cfg.search.grid, pred_alloc, sd, asha=(grace, max_t),
-                    protect_warm=cfg.prune.protect_warm_start)
-        runs["c"].append(score(c))
-        rnd = np.random.default_rng(10_000 + sd).random(len(preds))
-        runs["d"].append(score(tpe_arm(table, cfg.search.space, cfg.search.grid, alloc(rnd), sd, asha=(grace, max_t),
-                                       protect_warm=cfg.prune.protect_warm_start)))
-        if phi is not None:
-            runs["e"].append(score(tpe_arm(table, cfg.search.space, cfg.search.grid, alloc(phi), sd,
-                                           asha=(grace, max_t), protect_warm=cfg.prune.protect_warm_start)))
-        runs["f"].append(score(multifidelity_arm(table, float(c["compute_s"].sum()), sd, grace=1, max_t=max_t),
-                               no_predictor_fixed))
-    for k, r in runs.items():
-        if r:
-            out["arms"][k] = {"label": ARMS[k], **_spread(r)}
+                 "fixed_compute_s": fixed, "full_total_compute_s": full_total, "arms": arms_at(budget)}
     out["arms"]["full"] = {"label": "the full grid (reference)", **score(full_ok, cs["single_task_training"])}
+    out["by_budget_fraction"] = {}
+    for frac in (0.1, 0.2, 0.33):  # the same arms at larger budgets (the default budget is declared above)
+        arms = arms_at(int(np.floor(frac * full_trials + 1e-9)))
+        out["by_budget_fraction"][str(frac)] = {
+            k: {m: (v["mean"] if isinstance(v, dict) else v) for m, v in a.items()
+                if m in ("time_reduction", "f1_loss", "gain_captured_pooled_margin", "trials")}
+            for k, a in arms.items()}
     return out
 
 

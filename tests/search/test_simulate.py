@@ -53,3 +53,42 @@ def test_replayed_arms_spend_what_they_say():
     assert tpe_arm(table, space, GRID, alloc, seed=1, asha=(2, 8)).equals(with_asha)  # seeded: reproducible
     f = multifidelity_arm(table, compute_budget=40.0, seed=0)
     assert f["compute_s"].sum() <= 40.0 and len(f) >= 2
+
+
+def test_benchmark_ablation_replays_every_arm(tmp_path):
+    """benchmarks/pruned_vs_full.py's ablation on a synthetic run directory: every arm, every seed, every figure."""
+    import sys
+    from pathlib import Path
+
+    from raytp.config import config_from_dict
+    from raytp.search.outcomes import add_gains
+    from raytp.store import RunDir
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    import pruned_vs_full as bench
+
+    full, _ = _table()
+    single = {t: {"f1_val": v, "f1_test": v - 0.01, "compute_s": 10.0, "hyperparameters": {"lr": 0.01}}
+              for t, v in {"x": 0.4, "y": 0.3}.items()}
+    full = full.assign(f1_val=full["curve_f1_val"].map(lambda c: c[-1]), f1_test=full["curve_f1_test"].map(lambda c: c[-1]),
+                       compute_s=full["curve_s"].map(lambda c: c[-1]), stopped_early=False)
+    full = add_gains(full, {"tasks": single})
+    cfg = config_from_dict({"data": {"tasks": ["x", "y", "a", "b", "c"]}, "search": {"grid": GRID},
+                            "prune": {"budget_fraction": 0.3}})
+    run = RunDir(tmp_path / "run", create=True)
+    run.write_text("config.yaml", cfg.to_yaml())
+    run.write_json("single_task.json", {"tasks": single})
+    run.write_parquet("search_full.parquet", full)
+    preds = full[["source", "target"]].drop_duplicates().reset_index(drop=True)
+    run.write_parquet("pair_predictions.parquet", preds.assign(probability=[0.9, 0.2, 0.6, 0.4],
+                                                               score_label_phi=[0.1, 0.5, 0.3, 0.2]))
+    run.write_json("search_full.json", {"noise": {"margin": 0.01}})
+    run.write_json("report.json", {"compute_s": {"single_task_training": 20.0, "profiling_s": 1.0,
+                                                 "pair_features_s": 1.0, "predictor_s": 0.1,
+                                                 "full_total": 20.0 + float(full["compute_s"].sum())}})
+    out = bench.ablation(tmp_path / "run", seeds=2)
+    assert out["budget_trials"] == int(0.3 * 4 * 15) and set(out["arms"]) == set("abcdef") | {"full"}
+    assert out["arms"]["full"]["gain_captured_pooled_margin"] in (None, 1.0)
+    for k in "bcdef":
+        assert out["arms"][k]["seeds"] == 2 and out["arms"][k]["time_reduction"]["mean"] < 1
+    assert out["arms"]["c"]["trials"]["mean"] == out["budget_trials"]
+    assert set(out["by_budget_fraction"]) == {"0.1", "0.2", "0.33"}
