@@ -37,7 +37,7 @@ def ablation_table(run_dir: Path) -> dict:
     """Leave-targets-out metrics of the learned predictor per feature group, and of each baseline score."""
     from raytp.predict import ablation, evaluate_scores
     from raytp.report import pair_truth
-    from raytp.store import RunDir
+    from raytp.rundir import RunDir
     run = RunDir(run_dir)
     feats = run.read_parquet("pair_features.parquet")
     truth = pair_truth(run.read_parquet("search_full.parquet"))
@@ -67,7 +67,7 @@ ARMS = {"a": "predictor + first point (one trial per pair, the budget's most pro
 
 
 def _scores(single: dict, full_ok, rows, fixed: float, full_total: float, margin: float) -> dict:
-    from raytp.report import side_scores
+    from raytp.report.comparison import side_scores
     targets = list(single)
     sc = side_scores(single, full_ok, rows if len(rows) else full_ok.iloc[0:0], targets)
     over = [r for r in sc["per_target"] if r["full_f1"] - r["single_f1"] > margin]
@@ -95,14 +95,13 @@ def _spread(runs: list[dict]) -> dict:
 def ablation(run_dir: Path, seeds: int = 5) -> dict:
     """Arms (a)-(f) at one budget, replayed exactly from the full grid's table (every point they visit is on it)."""
     from raytp.predict.prune import allocate_trials
-    from raytp.report import ok_trials
+    from raytp.report.comparison import ok_trials
+    from raytp.rundir import RunDir, load_run_config, read_single_task
     from raytp.search.distributions import resource_range
     from raytp.search.simulate import GridTable, first_point_arm, multifidelity_arm, tpe_arm
-    from raytp.stages import load_run_config, read_single_task
-    from raytp.store import RunDir
     run = RunDir(run_dir)
     cfg = load_run_config(run)
-    single = read_single_task(run)["tasks"]
+    single = read_single_task(run).tasks
     full = run.read_parquet("search_full.parquet")
     preds = run.read_parquet("pair_predictions.parquet")
     report = run.read_json("report.json")
@@ -200,8 +199,8 @@ def main() -> int:
         overrides.update({"data.source_max_train": 1500, "train.seeds": 2, "train.epochs": 4,
                           "search.replicate": False})
     if args.reuse:
-        from raytp.stages import load_run_config
-        from raytp.store import RunDir
+        from raytp.rundir import load_run_config
+        from raytp.rundir import RunDir
         base = load_run_config(RunDir(args.reuse)).model_dump(mode="json")
         base.pop("prune", None)  # the pruned side is rebuilt with today's defaults (+ flags)
         import yaml
@@ -216,8 +215,8 @@ def main() -> int:
     if len(cfg.data.tasks) < 3:
         raise SystemExit("need at least 3 tasks")
 
-    from raytp.runtime.pipeline import run_pipeline
-    from raytp.store import RunDir
+    from raytp.runtime.job import run_pipeline
+    from raytp.rundir import RunDir
     if args.reuse:  # keep the single-task stage and the full search; redo everything on the pruned side
         run = RunDir(run_dir)
         for rel in ("pair_features.parquet", "pair_predictions.parquet", "predictor.json", "pruning.json",
@@ -253,8 +252,7 @@ def main() -> int:
 def write_ablation(run_dir: Path, name: str, seeds: int, wall: float | None) -> int:
     """Replay the arms, print them, write benchmarks/results/<name>_ablation.json (with the machine's load)."""
     import os
-    from raytp.stages import load_run_config
-    from raytp.store import RunDir
+    from raytp.rundir import RunDir, load_run_config
     t0 = time.perf_counter()
     ab = ablation(run_dir, seeds)
     cfg = load_run_config(RunDir(run_dir))

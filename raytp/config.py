@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -19,6 +19,11 @@ from raytp.errors import ConfigError
 DEFAULT_TASKS = ["food", "water", "shelter", "medical_help", "request", "floods", "storm", "buildings"]
 # Learning rate each backend gets when train.lr is left unset (backends expose it as `default_lr`).
 DEFAULT_LR = {"hashed": 1e-2, "frozen-encoder": 3e-3, "transformer": 5e-5}
+# How a pair trains (search.grid.mode), the grid's hyperparameter names, how the predictor learns (prune.predictor).
+PAIR_MODES = ("multitask", "sequential")
+GRID_KEYS = ("mode", "lr", "lr_scale", "epochs", "source_weight", "source_ratio", "hidden")
+PredictorMode = Literal["zero-shot", "learned"]
+PREDICTOR_MODES: tuple[str, ...] = get_args(PredictorMode)
 
 
 class _Strict(BaseModel):
@@ -227,6 +232,11 @@ class TrainConfig(_Strict):
         return list(self.lr_pool or [self.lr])
 
 
+def compute_units(cpus: float, gpus: float) -> float:
+    """What one second of a worker counts as, in compute seconds: its GPU share when it holds one, else its CPUs."""
+    return gpus if gpus > 0 else cpus
+
+
 class ResourcesConfig(_Strict):
     """What each Ray actor or trial asks for. The same numbers work on a laptop and a GPU cluster."""
 
@@ -289,14 +299,13 @@ class SearchConfig(_Strict):
     @field_validator("grid")
     @classmethod
     def _grid_known(cls, v: dict[str, list[Any]]) -> dict[str, list[Any]]:
-        known = {"mode", "lr", "lr_scale", "epochs", "source_weight", "source_ratio", "hidden"}
-        unknown = set(v) - known
+        unknown = set(v) - set(GRID_KEYS)
         if unknown:
-            raise ValueError(f"unknown grid key(s) {sorted(unknown)}; known: {sorted(known)}")
+            raise ValueError(f"unknown grid key(s) {sorted(unknown)}; known: {sorted(GRID_KEYS)}")
         for k, vals in v.items():
             if not isinstance(vals, list) or not vals:
                 raise ValueError(f"grid.{k} must be a non-empty list")
-        bad = set(v.get("mode", [])) - {"multitask", "sequential"}
+        bad = set(v.get("mode", [])) - set(PAIR_MODES)
         if bad:
             raise ValueError(f"grid.mode has unknown mode(s) {sorted(bad)}; use multitask or sequential")
         return v
@@ -333,7 +342,7 @@ class PruneConfig(_Strict):
     top_k: int = Field(3, ge=1, description="Pairs kept per target under top_k.")
     budget_fraction: float = Field(0.05, gt=0, le=1, description="Share of the full search's trials under budget "
                                                                 "(calibration trials come out of it).")
-    predictor: Literal["zero-shot", "learned"] = Field(
+    predictor: PredictorMode = Field(
         "zero-shot", description="zero-shot: rank pairs by zero_shot_feature, no outcomes needed (no calibration "
                                  "cost); learned: gradient boosting on pair features, trained on calibration_pairs "
                                  "searched first (cost counted) and/or a knowledge_base of earlier runs.")

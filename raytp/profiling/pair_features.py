@@ -36,6 +36,7 @@ from raytp.data.subsets import source_train, target_train
 from raytp.errors import ProfilingError
 from raytp.predict.baselines import logme, phi, random_scores
 from raytp.profiling import similarity as sim
+from raytp.search.space import ordered_pairs
 
 VECTOR_METHODS = ("layer_activation", "layer_conductance", "layer_integrated_gradients", "neuron_conductance")
 MATRIX_KINDS = ("responses", "layer_conductance_examples", "layer_integrated_gradients_examples")
@@ -43,10 +44,6 @@ ID_COLUMNS = ("source", "target")
 TASK_STAT_COLUMNS = ("source_positives", "target_positives", "source_f1_val", "target_f1_val")
 
 Signatures = Mapping[str, Mapping[str, torch.Tensor]]
-
-
-def ordered_pairs(tasks: list[str]) -> list[tuple[str, str]]:
-    return [(s, t) for s in tasks for t in tasks if s != t]
 
 
 def _np(x: torch.Tensor | np.ndarray) -> np.ndarray:

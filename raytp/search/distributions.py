@@ -20,10 +20,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from raytp.config import GRID_KEYS as NAMES
+from raytp.config import PAIR_MODES as MODES
+
 TYPES = ("choice", "uniform", "loguniform", "int", "logint", "resource")
-NAMES = ("mode", "lr", "lr_scale", "source_weight", "source_ratio", "epochs", "hidden")
 MULTITASK_ONLY = ("source_weight", "source_ratio")
-MODES = ("multitask", "sequential")
 
 
 def default_space() -> dict[str, dict[str, Any]]:

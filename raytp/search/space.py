@@ -13,12 +13,10 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from raytp.config import ExperimentConfig
+from raytp.config import GRID_KEYS, PAIR_MODES, ExperimentConfig
 from raytp.errors import ConfigError, RunDirError
-from raytp.search.pairs import MODES, PairPoint
-
-HP_NAMES = ("mode", "lr", "lr_scale", "epochs", "source_weight", "source_ratio", "hidden")
-MULTITASK_ONLY = ("source_weight", "source_ratio")
+from raytp.search.distributions import MULTITASK_ONLY
+from raytp.search.pairs import PairPoint
 
 
 def ordered_pairs(tasks: list[str]) -> list[tuple[str, str]]:
@@ -30,7 +28,7 @@ def grid_points(grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
     """The cross product of ``grid`` as unresolved points, in grid order (the first point first);
     ``source_weight`` and ``source_ratio`` multiply only ``multitask`` points."""
     grid = dict(grid)
-    modes = grid.pop("mode", list(MODES))
+    modes = grid.pop("mode", list(PAIR_MODES))
     conditional = {k: grid.pop(k) for k in MULTITASK_ONLY if k in grid}
     keys = list(grid)
     points: list[dict[str, Any]] = []
@@ -53,9 +51,9 @@ def first_point(space: dict[str, Any]) -> dict[str, Any]:
 
 def resolve_point(point: dict[str, Any], target_summary: dict[str, Any], cfg: ExperimentConfig) -> PairPoint:
     """A concrete ``PairPoint`` for one target (its single-task lr fills a missing ``lr``)."""
-    unknown = set(point) - set(HP_NAMES)
+    unknown = set(point) - set(GRID_KEYS)
     if unknown:
-        raise ConfigError(f"search space: unknown hyperparameter(s) {sorted(unknown)}; known: {list(HP_NAMES)}")
+        raise ConfigError(f"search space: unknown hyperparameter(s) {sorted(unknown)}; known: {list(GRID_KEYS)}")
     base_lr = point.get("lr")
     if base_lr is None:
         base_lr = (target_summary.get("hyperparameters") or {}).get("lr", cfg.train.lr)
@@ -86,10 +84,10 @@ def trial_configs(pairs: list[tuple[str, str]], points: list[dict[str, Any]]) ->
             for p in points for t in targets]
 
 
-def full_space(cfg: ExperimentConfig, single_task: dict[str, Any]) -> list[dict[str, Any]]:
+def full_space(cfg: ExperimentConfig, single: dict[str, Any]) -> list[dict[str, Any]]:
     """Every ordered pair of the config's tasks x every grid point, checked against the single-task results."""
     tasks = list(cfg.data.tasks)
-    missing = [t for t in tasks if t not in single_task.get("tasks", {})]
+    missing = [t for t in tasks if t not in single]
     if missing:
         raise RunDirError(f"single_task.json: no single-task result for task(s) {missing}; re-run `raytp train`")
     return trial_configs(ordered_pairs(tasks), grid_points(cfg.search.grid))

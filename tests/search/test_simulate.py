@@ -62,7 +62,7 @@ def test_benchmark_ablation_replays_every_arm(tmp_path):
 
     from raytp.config import config_from_dict
     from raytp.search.outcomes import add_gains
-    from raytp.store import RunDir
+    from raytp.rundir import RunDir
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
     import pruned_vs_full as bench
 
@@ -71,7 +71,7 @@ def test_benchmark_ablation_replays_every_arm(tmp_path):
               for t, v in {"x": 0.4, "y": 0.3}.items()}
     full = full.assign(f1_val=full["curve_f1_val"].map(lambda c: c[-1]), f1_test=full["curve_f1_test"].map(lambda c: c[-1]),
                        compute_s=full["curve_s"].map(lambda c: c[-1]), stopped_early=False)
-    full = add_gains(full, {"tasks": single})
+    full = add_gains(full, single)
     cfg = config_from_dict({"data": {"tasks": ["x", "y", "a", "b", "c"]}, "search": {"grid": GRID},
                             "prune": {"budget_fraction": 0.3}})
     run = RunDir(tmp_path / "run", create=True)
