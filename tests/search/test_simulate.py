@@ -92,3 +92,26 @@ def test_benchmark_ablation_replays_every_arm(tmp_path):
         assert out["arms"][k]["seeds"] == 2 and out["arms"][k]["time_reduction"]["mean"] < 1
     assert out["arms"]["c"]["trials"]["mean"] == out["budget_trials"]
     assert set(out["by_budget_fraction"]) == {"0.1", "0.2", "0.33"}
+
+
+def test_a_sampled_hidden_size_and_source_ratio_reach_the_trainer(disaster):
+    """``hidden`` builds the pair model with that hidden layer (features reused); ``source_ratio`` sets the source
+    examples drawn per epoch."""
+    from raytp.config import config_from_dict
+    from raytp.models.registry import make_backend
+    from raytp.search.pairs import PairTrainer
+    from raytp.search.space import hp_columns, resolve_point
+    from tests.conftest import small_config_dict
+    cfg = config_from_dict(small_config_dict(data={"max_train": 60, "source_max_train": 200, "max_eval": 100},
+                                             train={"epochs": 1, "seeds": 1}, backend={"hash_buckets": 2 ** 10}))
+    ds = disaster.select_tasks(cfg.data.tasks)
+    point = {"mode": "multitask", "lr_scale": 1.0, "source_ratio": 2.0, "hidden": 16}
+    resolved = resolve_point(point, {"hyperparameters": {"lr": 0.01}}, cfg)
+    assert (resolved.hidden, resolved.source_ratio) == (16, 2.0)
+    assert hp_columns(point, resolved, cfg)["hp_hidden"] == 16
+    backend = make_backend(cfg.backend.model_copy(update={"hidden": resolved.hidden}))
+    features = make_backend(cfg.backend).featurize(ds.texts)
+    t = PairTrainer(backend, features, ds, cfg, cfg.data.tasks[0], cfg.data.tasks[1], resolved, [0])
+    assert t.source_part.per_epoch == 2 * len(t.target_part.idx)
+    assert t.fitters[0].model.encoder.hidden_size == 16
+    assert 0 <= t.finish()["f1_test"] <= 1
