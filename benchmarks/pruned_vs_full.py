@@ -63,7 +63,8 @@ ARMS = {"a": "predictor + first point (one trial per pair, the budget's most pro
         "c": "predictor + TPE + ASHA (per target): the default",
         "d": "random ranking + TPE + ASHA", "e": "label phi ranking + TPE + ASHA",
         "f": "no predictor: every (pair, grid point) in random order, one ASHA over all from 1 epoch, "
-             "the same compute as (c)"}
+             "the same compute as (c)",
+        "g": "exploratory, declared after set A3: predictor + TPE + ASHA, allocation covering targets first"}
 
 
 def _scores(single: dict, full_ok, rows, fixed: float, full_total: float, margin: float) -> dict:
@@ -127,12 +128,13 @@ def ablation(run_dir: Path, seeds: int = 5) -> dict:
     seeds_list = [cfg.seed + k for k in range(seeds)]
 
     def arms_at(budget: int) -> dict:
-        def alloc(scores) -> list[dict]:
+        def alloc(scores, cover: bool = False) -> list[dict]:
             scored = preds[["source", "target"]].assign(probability=np.nan_to_num(np.asarray(scores, float), nan=-1e9))
-            return allocate_trials(scored, budget, cfg.prune.trials_per_pair)
+            return allocate_trials(scored, budget, cfg.prune.trials_per_pair, cover_targets=cover)
 
         arms = {"a": {"label": ARMS["a"], **score(first_point_arm(table, pairs_ranked, budget))}}
-        runs: dict[str, list] = {k: [] for k in "bcdef"}
+        runs: dict[str, list] = {k: [] for k in "bcdefg"}
+        cover_alloc = alloc(preds["probability"], cover=True)
         pred_alloc = alloc(preds["probability"])
         kw = {"asha": (grace, max_t), "protect_warm": cfg.prune.protect_warm_start}
         for sd in seeds_list:
@@ -143,6 +145,7 @@ def ablation(run_dir: Path, seeds: int = 5) -> dict:
             runs["d"].append(score(tpe_arm(table, cfg.search.space, cfg.search.grid, alloc(rnd), sd, **kw)))
             if phi is not None:
                 runs["e"].append(score(tpe_arm(table, cfg.search.space, cfg.search.grid, alloc(phi), sd, **kw)))
+            runs["g"].append(score(tpe_arm(table, cfg.search.space, cfg.search.grid, cover_alloc, sd, **kw)))
             runs["f"].append(score(multifidelity_arm(table, float(c["compute_s"].sum()) if len(c) else 0.0, sd,
                                                      grace=1, max_t=max_t), no_predictor_fixed))
         for k, r in runs.items():

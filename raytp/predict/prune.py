@@ -69,21 +69,30 @@ def select_pairs(scored: pd.DataFrame, policy: str, *, threshold: float = 0.5, t
              "trials": int(trials_per_pair)} for r in kept.itertuples(index=False)]
 
 
-def allocate_trials(scored: pd.DataFrame, budget: int, min_trials: int = 2) -> list[dict[str, Any]]:
+def allocate_trials(scored: pd.DataFrame, budget: int, min_trials: int = 2,
+                    cover_targets: bool = False) -> list[dict[str, Any]]:
     """Kept pairs with a trial allocation summing to ``budget`` (most probable first).
 
     ``budget // (2 * min_trials)`` pairs are kept (half the budget spreads as each kept pair's
     ``min_trials``, at least one pair when the budget allows one); the other half is shared in
     proportion to ``probability - probability of the first pair left out`` (largest remainders;
-    equal shares when all kept probabilities tie). Pairs left out get nothing."""
+    equal shares when all kept probabilities tie). Pairs left out get nothing.
+    ``cover_targets`` (exploratory, not the default): ``budget // min_trials`` pairs are kept, targets
+    taking turns (each target's most probable pair first), so a small budget reaches every target."""
     ranked = _check_scored(scored)
     min_trials = max(1, int(min_trials))
     if budget < min_trials or ranked.empty:
         return []
-    n = min(len(ranked), max(1, budget // (2 * min_trials)))
+    if cover_targets:
+        n = min(len(ranked), budget // min_trials)
+        rank_in_target = ranked.groupby("target", sort=False).cumcount()
+        ranked = ranked.assign(_r=rank_in_target.to_numpy()).sort_values("_r", kind="stable").drop(columns="_r")
+    else:
+        n = min(len(ranked), max(1, budget // (2 * min_trials)))
     kept = ranked.head(n)
     p = kept["probability"].to_numpy(float)
-    floor = float(ranked["probability"].iloc[n]) if n < len(ranked) else float(p.min()) - 1e-9
+    rest = ranked["probability"].iloc[n:]
+    floor = float(rest.max()) if len(rest) else float(p.min()) - 1e-9
     w = np.clip(p - floor, 0.0, None)
     w = w / w.sum() if w.sum() > 0 else np.full(n, 1.0 / n)
     extra = budget - n * min_trials

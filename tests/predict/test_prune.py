@@ -98,3 +98,11 @@ def test_budget_counts_the_real_grid_with_source_weight(scored):
     assert plan.full_trials == len(scored) * 3 == 18
     # floor(0.25 x 18) = 4 trials (2 x 2 points would allow 6): 4 // (2 x 1) = 2 pairs kept, all 4 trials allocated
     assert len(plan.pairs) == 2 and plan.num_samples == sum(p["trials"] for p in plan.pairs) == 4
+
+
+def test_cover_targets_allocation_reaches_every_target_first(scored):
+    from raytp.predict.prune import allocate_trials
+    kept = allocate_trials(scored, budget=4, min_trials=2, cover_targets=True)
+    assert sorted(keys(kept)) == [("a", "x"), ("b", "y")]  # each target's most probable pair
+    assert sum(p["trials"] for p in kept) == 4
+    assert keys(allocate_trials(scored, budget=4, min_trials=2)) == [("a", "x")]  # default: the most probable only

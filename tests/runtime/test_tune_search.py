@@ -97,6 +97,9 @@ def test_cli_pruned_search_json(tiny, ray_local, tmp_path, capsys):
     assert main(["search", "--mode", "pruned", "--run", str(tmp_path / "run"), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["trials"] == 2 and summary["pairs_total"] == 1 and summary["mode"] == "pruned"
+    pruned = summary["pruned"]  # trials run, stopped early, per-target best configuration, compute
+    assert pruned["trials_run"] == 2 and pruned["stopped_early"] >= 0 and pruned["compute_s"] > 0
+    assert pruned["per_target"]["shelter"]["best"]["hyperparameters"]["mode"] == "sequential"
     assert len(run.read_parquet("search_pruned.parquet")) == 2
 
 

@@ -86,9 +86,9 @@ def test_benchmark_ablation_replays_every_arm(tmp_path):
                                                  "pair_features_s": 1.0, "predictor_s": 0.1,
                                                  "full_total": 20.0 + float(full["compute_s"].sum())}})
     out = bench.ablation(tmp_path / "run", seeds=2)
-    assert out["budget_trials"] == int(0.3 * 4 * 15) and set(out["arms"]) == set("abcdef") | {"full"}
+    assert out["budget_trials"] == int(0.3 * 4 * 15) and set(out["arms"]) == set("abcdefg") | {"full"}
     assert out["arms"]["full"]["gain_captured_pooled_margin"] in (None, 1.0)
-    for k in "bcdef":
+    for k in "bcdefg":
         assert out["arms"][k]["seeds"] == 2 and out["arms"][k]["time_reduction"]["mean"] < 1
     assert out["arms"]["c"]["trials"]["mean"] == out["budget_trials"]
     assert set(out["by_budget_fraction"]) == {"0.1", "0.2", "0.33"}
