@@ -7,6 +7,7 @@ experiment: eight disaster-response tasks, the hashed from-scratch backend, 300 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -14,16 +15,40 @@ from typing import Any, Literal, get_args
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from raytp import config_space
+from raytp.config_space import GRID_KEYS, MULTITASK_ONLY, PAIR_MODES  # noqa: F401  (shared vocabulary, re-exported)
 from raytp.errors import ConfigError
 
 DEFAULT_TASKS = ["food", "water", "shelter", "medical_help", "request", "floods", "storm", "buildings"]
 # Learning rate each backend gets when train.lr is left unset (backends expose it as `default_lr`).
 DEFAULT_LR = {"hashed": 1e-2, "frozen-encoder": 3e-3, "transformer": 5e-5}
-# How a pair trains (search.grid.mode), the grid's hyperparameter names, how the predictor learns (prune.predictor).
-PAIR_MODES = ("multitask", "sequential")
-GRID_KEYS = ("mode", "lr", "lr_scale", "epochs", "source_weight", "source_ratio", "hidden")
+# How the predictor learns (prune.predictor); PAIR_MODES, GRID_KEYS, MULTITASK_ONLY come from config_space.
 PredictorMode = Literal["zero-shot", "learned"]
 PREDICTOR_MODES: tuple[str, ...] = get_args(PredictorMode)
+
+
+def ordered_pairs(tasks: list[str]) -> list[tuple[str, str]]:
+    """Every (source, target) with source != target, source-major (trials of one source run together)."""
+    return [(s, t) for s in tasks for t in tasks if s != t]
+
+
+def grid_points(grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """The cross product of ``grid`` as unresolved points, in grid order (the first point first);
+    ``source_weight`` and ``source_ratio`` (``MULTITASK_ONLY``) multiply only ``multitask`` points."""
+    grid = dict(grid)
+    modes = grid.pop("mode", list(PAIR_MODES))
+    conditional = {k: grid.pop(k) for k in MULTITASK_ONLY if k in grid}
+    keys = list(grid)
+    points: list[dict[str, Any]] = []
+    for mode in modes:
+        extra = conditional if mode == "multitask" else {}
+        ckeys = list(extra)
+        for combo in itertools.product(*(grid[k] for k in keys)):
+            for ccombo in itertools.product(*(extra[k] for k in ckeys)):
+                p = {"mode": mode, **dict(zip(keys, combo)), **dict(zip(ckeys, ccombo))}
+                if p not in points:
+                    points.append(p)
+    return points
 
 
 class _Strict(BaseModel):
@@ -253,16 +278,11 @@ class ResourcesConfig(_Strict):
         return self
 
 
-def _space_module() -> Any:
-    from raytp.search import distributions  # lazy: raytp.search imports this module
-    return distributions
-
-
 class SearchConfig(_Strict):
     """The pair/hyperparameter space and how outcomes are labelled."""
 
     space: dict[str, dict[str, Any]] = Field(
-        default_factory=lambda: _space_module().default_space(),
+        default_factory=lambda: config_space.default_space(),
         description="The search space of pair training, one distribution per hyperparameter: {type, values | low, "
                     "high, when}. Types: choice (values), uniform / loguniform (low, high), int / logint (integers, "
                     "ends included), resource (epochs only: ASHA's grace period `low` up to `high`, default "
@@ -273,7 +293,7 @@ class SearchConfig(_Strict):
                     "discretises it. A bad distribution, low > high, a log range through zero or a conditional "
                     "parameter on the wrong mode is rejected naming the key.")
     grid: dict[str, list[Any]] = Field(
-        default_factory=lambda: _space_module().default_grid(),
+        default_factory=lambda: config_space.default_grid(),
         description="The full grid (the reference): a declared discretisation of search.space, full cross product; "
                     "every value must lie inside its parameter's distribution. source_weight and source_ratio do not "
                     "multiply sequential points; a missing lr is the target's single-task lr, a missing epochs "
@@ -313,11 +333,11 @@ class SearchConfig(_Strict):
     @field_validator("space", mode="before")
     @classmethod
     def _space_checked(cls, v: Any) -> dict[str, dict[str, Any]]:
-        return _space_module().check_space(v)
+        return config_space.check_space(v)
 
     @model_validator(mode="after")
     def _grid_in_space(self) -> "SearchConfig":
-        _space_module().check_grid_in_space(self.grid, self.space)
+        config_space.check_grid_in_space(self.grid, self.space)
         return self
 
 

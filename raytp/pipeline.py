@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from raytp.config import ExperimentConfig
+from raytp.config import ExperimentConfig, ordered_pairs
 from raytp.data.dataset import MultiTaskDataset
 from raytp.data.subsets import probe_indices
 from raytp.errors import RunDirError
@@ -28,7 +28,6 @@ from raytp.profiling.textemb import task_vectors, textemb_table
 from raytp.rundir import RunDir, signature_path
 from raytp.rundir.names import PAIR_FEATURES, PAIR_PREDICTIONS, PREDICTOR, SEARCH_FULL, SEARCH_PRUNED
 from raytp.rundir.records import PruningPlan, read_single_task, write_pruning_plan
-from raytp.search.space import ordered_pairs
 
 
 def features_stage(cfg: ExperimentConfig, ds: MultiTaskDataset, run: RunDir) -> dict[str, Any]:

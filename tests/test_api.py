@@ -105,3 +105,38 @@ def test_recommend_from_a_run_directory_loads_no_ray(tmp_path):
     code = ("import contextlib, io\nfrom raytp.cli import main\nwith contextlib.redirect_stdout(io.StringIO()):\n"
             f"    assert main(['recommend', '--run', {str(run)!r}, '--target', 'food', '--json']) == 0")
     assert _ray_modules_after(code) == []
+
+
+# -- the layers of ARCHITECTURE.md ---------------------------------------------------------------------------------
+
+LAYERS = ["errors", "config", "data", "rundir", "models", "predict", "profiling", "search", "report", "pipeline",
+          "serving", "runtime", "api", "commands", "cli"]
+
+
+def _imports(py: Path) -> set[str]:
+    import ast
+    out = set()
+    for node in ast.walk(ast.parse(py.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            out.add(node.module)
+        elif isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+    return out
+
+
+def test_imports_go_down_the_layers_and_only_runtime_imports_ray():
+    root = Path(raytp.__file__).parent
+    upward, ray_outside = [], []
+    for py in sorted(root.rglob("*.py")):
+        rel = py.relative_to(root)
+        own = rel.parts[0].removesuffix(".py")
+        if own not in LAYERS:
+            continue  # __init__, config_reference: leaves nothing imports
+        for module in _imports(py):
+            parts = module.split(".")
+            if parts[0] == "ray" and own != "runtime":
+                ray_outside.append(f"{rel}: {module}")
+            if parts[0] == "raytp" and len(parts) > 1 and parts[1] in LAYERS and parts[1] != own \
+                    and LAYERS.index(parts[1]) > LAYERS.index(own):
+                upward.append(f"{rel}: {module}")
+    assert upward == [] and ray_outside == []

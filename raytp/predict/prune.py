@@ -3,7 +3,7 @@
 Policies over pairs scored with P(beneficial):
 - ``threshold``: every pair with probability >= threshold.
 - ``top_k``: the k most probable sources of each target.
-- ``budget``: a trial budget, ``budget_fraction`` of the full search's trials (pairs x grid points)
+- ``budget``: a trial budget, ``budget_fraction`` of the full search's trials (pairs x ``config.grid_points``)
   minus trials already spent (e.g. on calibration pairs), allocated by probability
   (``allocate_trials``): the most probable pairs are kept (none of the rest: the hopeless get
   nothing), each gets ``trials_per_pair`` trials, and the rest of the budget goes to kept pairs in
@@ -25,10 +25,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from raytp.config import PruneConfig
+from raytp.config import PruneConfig, grid_points
 from raytp.errors import PredictorError
 from raytp.rundir.records import PruningPlan
-from raytp.search.space import grid_points
 
 POLICIES = ("threshold", "top_k", "budget")
 

@@ -30,13 +30,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from raytp.config import DataConfig
+from raytp.config import DataConfig, ordered_pairs
 from raytp.data.dataset import MultiTaskDataset
 from raytp.data.subsets import source_train, target_train
 from raytp.errors import ProfilingError
 from raytp.predict.baselines import logme, phi, random_scores
 from raytp.profiling import similarity as sim
-from raytp.search.space import ordered_pairs
 
 VECTOR_METHODS = ("layer_activation", "layer_conductance", "layer_integrated_gradients", "neuron_conductance")
 MATRIX_KINDS = ("responses", "layer_conductance_examples", "layer_integrated_gradients_examples")

@@ -16,10 +16,9 @@ from raytp.errors import RunDirError
 from raytp.rundir.names import PRUNING, SINGLE_TASK
 from raytp.rundir.store import RunDir
 
-TaskSummaries = dict[str, dict[str, Any]]
-
 
 def _known(cls: type, d: dict[str, Any]) -> dict[str, Any]:
+    """The fields of ``cls`` that ``d`` has (keys an older or newer raytp wrote are ignored)."""
     return {f.name: d[f.name] for f in fields(cls) if f.name in d}
 
 
@@ -27,7 +26,7 @@ def _known(cls: type, d: dict[str, Any]) -> dict[str, Any]:
 class SingleTaskSummary:
     """What the single-task stage trained (``tasks``, in config order), what failed, and what it cost."""
 
-    tasks: TaskSummaries
+    tasks: dict[str, dict[str, Any]]
     failed: dict[str, str] = field(default_factory=dict)
     attempts: dict[str, int] = field(default_factory=dict)
     wall_s: float = 0.0

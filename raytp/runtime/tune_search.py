@@ -21,7 +21,7 @@ import pandas as pd
 import ray
 from ray import tune
 
-from raytp.config import ExperimentConfig, compute_units, config_from_dict
+from raytp.config import ExperimentConfig, compute_units, config_from_dict, grid_points
 from raytp.data.dataset import MultiTaskDataset
 from raytp.errors import RaytpError
 from raytp.runtime.cluster import check_fits, worker_data
@@ -30,7 +30,7 @@ from raytp.rundir import RunDir, names
 from raytp.search.distributions import check_space, resource_range
 from raytp.search.outcomes import (OK, add_gains, grid_value, label_rows, noise_margin, pair_outcomes, pooled_seed_sd,
                                    summarize)
-from raytp.search.space import first_point, full_space, grid_points, hp_columns, resolve_point
+from raytp.search.space import first_point, full_space, hp_columns, resolve_point
 from raytp.search.tpe import TargetStudies
 
 COLUMNS = ["trial_id", "source", "target", "grid_point", "warm", "hp_mode", "hp_lr", "hp_lr_scale", "hp_epochs",

@@ -27,6 +27,7 @@ import pandas as pd
 
 from raytp.config import SearchConfig
 from raytp.errors import RunDirError
+from raytp.profiling.similarity import spearman as rank_correlation
 
 OK = "ok"
 
@@ -85,7 +86,6 @@ def pair_outcomes(df: pd.DataFrame, margin: float) -> pd.DataFrame:
 def spearman(a: Any, b: Any) -> float | None:
     """``raytp.profiling.similarity.spearman`` over the pairs where both are known; None (JSON-ready) with fewer
     than 3 of them or a constant side."""
-    from raytp.profiling.similarity import spearman as rank_correlation  # here: profiling imports search
     a, b = np.asarray(list(a), dtype=float), np.asarray(list(b), dtype=float)
     ok = ~np.isnan(a) & ~np.isnan(b)
     if ok.sum() < 3 or len(np.unique(a[ok])) < 2 or len(np.unique(b[ok])) < 2:

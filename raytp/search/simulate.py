@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from raytp.search.distributions import discretised
-from raytp.search.space import grid_points
+from raytp.config import grid_points
 from raytp.search.tpe import TargetStudies
 
 

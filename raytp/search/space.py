@@ -10,37 +10,11 @@ multiplied by them (recorded as None).
 
 from __future__ import annotations
 
-import itertools
 from typing import Any
 
-from raytp.config import GRID_KEYS, PAIR_MODES, ExperimentConfig
+from raytp.config import GRID_KEYS, ExperimentConfig, grid_points, ordered_pairs
 from raytp.errors import ConfigError, RunDirError
-from raytp.search.distributions import MULTITASK_ONLY
 from raytp.search.pairs import PairPoint
-
-
-def ordered_pairs(tasks: list[str]) -> list[tuple[str, str]]:
-    """Every (source, target) with source != target, source-major (trials of one source run together)."""
-    return [(s, t) for s in tasks for t in tasks if s != t]
-
-
-def grid_points(grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
-    """The cross product of ``grid`` as unresolved points, in grid order (the first point first);
-    ``source_weight`` and ``source_ratio`` multiply only ``multitask`` points."""
-    grid = dict(grid)
-    modes = grid.pop("mode", list(PAIR_MODES))
-    conditional = {k: grid.pop(k) for k in MULTITASK_ONLY if k in grid}
-    keys = list(grid)
-    points: list[dict[str, Any]] = []
-    for mode in modes:
-        extra = conditional if mode == "multitask" else {}
-        ckeys = list(extra)
-        for combo in itertools.product(*(grid[k] for k in keys)):
-            for ccombo in itertools.product(*(extra[k] for k in ckeys)):
-                p = {"mode": mode, **dict(zip(keys, combo)), **dict(zip(ckeys, ccombo))}
-                if p not in points:
-                    points.append(p)
-    return points
 
 
 def first_point(space: dict[str, Any]) -> dict[str, Any]:
