@@ -146,7 +146,7 @@ def test_pruned_search_allocates_per_target_tpe_and_resumes(tiny, ray_local, tmp
              {"source": "shelter", "target": "water", "probability": 0.5, "trials": 1},
              {"source": "water", "target": "food", "probability": 0.7, "trials": 2}]
     space = {"mode": ["multitask", "sequential"], "lr_scale": [1.0, 0.3]}
-    summary = run_pruned_search(cfg, ds, single, run, pairs, space, num_samples=6, progress=False,
+    summary = run_pruned_search(cfg, ds, single.tasks, run, pairs, space, num_samples=6, progress=False,
                                 distributions=cfg.search.space)
     df = run.read_parquet("search_pruned.parquet")
     assert len(df) == 6 and (df["status"] == "ok").all()
@@ -162,7 +162,7 @@ def test_pruned_search_allocates_per_target_tpe_and_resumes(tiny, ray_local, tmp
     assert p["stopped_early"] == int(df["stopped_early"].sum()) and p["compute_s"] > 0
     assert p["per_target"]["water"]["best"]["hyperparameters"]["mode"] in ("multitask", "sequential")
     # --resume of a finished search: the same trials, none rerun
-    again = run_pruned_search(cfg, ds, single, run, pairs, space, num_samples=6, progress=False,
+    again = run_pruned_search(cfg, ds, single.tasks, run, pairs, space, num_samples=6, progress=False,
                               distributions=cfg.search.space, resume=True)
     df2 = run.read_parquet("search_pruned.parquet")
     key = ["source", "target", "f1_val", "wall_s", "warm"]
