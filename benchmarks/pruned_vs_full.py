@@ -300,14 +300,21 @@ def check(path: Path) -> int:
     try:
         c = d["arms"]["c"]
         for key, target in TARGETS.items():
-            v = c[key]["mean"]
+            v = c[key]["mean"] if c[key] is not None else None
+            if v is None:
+                print(f"{key}: not evaluable (no target's full-grid gain exceeds the noise margin)")
+                continue
             ok = v <= target if key == "f1_loss" else v >= target
             print(f"{key}: {v:.3f} (target {'<=' if key == 'f1_loss' else '>='} {target}): {'met' if ok else 'MISSED'}")
+        mine = c["gain_captured_pooled_margin"]
         for other in ("a", "d", "e"):
             o = d["arms"][other]["gain_captured_pooled_margin"]
             o = o["mean"] if isinstance(o, dict) else o
-            print(f"(c) ahead of ({other}) on pooled gain captured: {c['gain_captured_pooled_margin']['mean']:.3f} vs "
-                  f"{o if o is None else round(o, 3)}: {'yes' if o is None or c['gain_captured_pooled_margin']['mean'] > o else 'NO'}")
+            if mine is None or o is None:
+                print(f"(c) ahead of ({other}) on pooled gain captured: not evaluable")
+            else:
+                print(f"(c) ahead of ({other}) on pooled gain captured: {mine['mean']:.3f} vs {o:.3f}: "
+                      f"{'yes' if mine['mean'] > o else 'NO'}")
     except (KeyError, TypeError) as e:
         print(f"{path}: incomplete ({e})")
         return 1
