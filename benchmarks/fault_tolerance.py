@@ -34,13 +34,17 @@ TASKS = ["food", "water", "shelter"]
 
 def small_config(grid_lr: list[float] | None = None) -> dict[str, Any]:
     grid: dict[str, Any] = {"mode": ["multitask", "sequential"]}
-    if grid_lr:
+    search: dict[str, Any] = {"grid": grid, "replicate": False}
+    if grid_lr:  # the grid discretises search.space: give it an absolute lr range
         grid["lr"] = grid_lr
+        search["space"] = {"mode": {"type": "choice", "values": ["multitask", "sequential"]},
+                           "lr": {"type": "loguniform", "low": 1e-4, "high": 1e-1},
+                           "epochs": {"type": "resource", "low": 1}}
     return {"data": {"tasks": TASKS, "max_train": 100, "source_max_train": 300, "max_eval": 200, "probe_size": 16},
             "train": {"epochs": 2, "patience": 2, "seeds": 1},
             "backend": {"hash_buckets": 2 ** 12},
             "resources": {"cpus_per_worker": 1.0, "max_retries": 0},
-            "search": {"grid": grid, "replicate": False}}
+            "search": search}
 
 
 def make_run(path: Path, cfg_dict: dict[str, Any]) -> tuple[Path, list[tuple]]:

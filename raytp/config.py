@@ -16,15 +16,15 @@ from typing import Annotated, Any, Literal, get_args
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from raytp import config_space
+from raytp.config_space import GRID_KEYS, MULTITASK_ONLY, PAIR_MODES  # noqa: F401  (shared vocabulary, re-exported)
 from raytp.errors import ConfigError
 from raytp.task_names import task_name_problem
 
 DEFAULT_TASKS = ["food", "water", "shelter", "medical_help", "request", "floods", "storm", "buildings"]
 # Learning rate each backend gets when train.lr is left unset (backends expose it as `default_lr`).
 DEFAULT_LR = {"hashed": 1e-2, "frozen-encoder": 3e-3, "transformer": 5e-5}
-# How a pair trains (search.grid.mode), the grid's hyperparameter names, how the predictor learns (prune.predictor).
-PAIR_MODES = ("multitask", "sequential")
-GRID_KEYS = ("mode", "lr", "lr_scale", "epochs", "source_weight")
+# How the predictor learns (prune.predictor); PAIR_MODES, GRID_KEYS, MULTITASK_ONLY come from config_space.
 PredictorMode = Literal["zero-shot", "learned"]
 PREDICTOR_MODES: tuple[str, ...] = get_args(PredictorMode)
 
@@ -35,18 +35,19 @@ def ordered_pairs(tasks: list[str]) -> list[tuple[str, str]]:
 
 
 def grid_points(grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
-    """The cross product of ``grid`` as unresolved points; ``source_weight`` is dropped for ``sequential``."""
+    """The cross product of ``grid`` as unresolved points, in grid order (the first point first);
+    ``source_weight`` and ``source_ratio`` (``MULTITASK_ONLY``) multiply only ``multitask`` points."""
     grid = dict(grid)
     modes = grid.pop("mode", list(PAIR_MODES))
-    weights = grid.pop("source_weight", [None])
-    keys = sorted(grid)
+    conditional = {k: grid.pop(k) for k in MULTITASK_ONLY if k in grid}
+    keys = list(grid)
     points: list[dict[str, Any]] = []
     for mode in modes:
-        for w in (weights if mode == "multitask" else [None]):
-            for combo in itertools.product(*(grid[k] for k in keys)):
-                p = {"mode": mode, **dict(zip(keys, combo))}
-                if w is not None:
-                    p["source_weight"] = w
+        extra = conditional if mode == "multitask" else {}
+        ckeys = list(extra)
+        for combo in itertools.product(*(grid[k] for k in keys)):
+            for ccombo in itertools.product(*(extra[k] for k in ckeys)):
+                p = {"mode": mode, **dict(zip(keys, combo)), **dict(zip(ckeys, ccombo))}
                 if p not in points:
                     points.append(p)
     return points
@@ -307,13 +308,26 @@ class ResourcesConfig(_Strict):
 class SearchConfig(_Strict):
     """The pair/hyperparameter space and how outcomes are labelled."""
 
+    space: dict[str, dict[str, Any]] = Field(
+        default_factory=lambda: config_space.default_space(),
+        description="The search space of pair training, one distribution per hyperparameter: {type, values | low, "
+                    "high, when}. Types: choice (values), uniform / loguniform (low, high), int / logint (integers, "
+                    "ends included), resource (epochs only: ASHA's grace period `low` up to `high`, default "
+                    "train.epochs). Names: mode (choice of multitask / sequential); lr_scale (multiplies the target's "
+                    "single-task lr; or lr, absolute); source_weight and source_ratio (multitask only: `when: {mode: "
+                    "multitask}`); epochs; hidden (hashed / frozen-encoder hidden size, e.g. {type: logint, low: 32, "
+                    "high: 256}). The pruned search samples it with TPE, one Optuna study per target; search.grid "
+                    "discretises it. A bad distribution, low > high, a log range through zero or a conditional "
+                    "parameter on the wrong mode is rejected naming the key.")
     grid: dict[str, list[Any]] = Field(
-        default_factory=lambda: {"mode": ["multitask", "sequential"], "lr_scale": [1.0, 0.3]},
-        description="Hyperparameter grid per pair (full cross product). Keys: mode (multitask|sequential); lr "
-                    "(absolute; missing: the target's single-task chosen lr); lr_scale (multiplies that lr, so one "
-                    "grid fits every backend); epochs (maximum, early stopping on target validation F1; missing: "
-                    "train.epochs); source_weight (multitask loss weight of the source; meaningless for sequential, "
-                    "whose points are not multiplied by it). Default: 2 modes x 2 learning rates = 4 points per pair.")
+        default_factory=lambda: config_space.default_grid(),
+        description="The full grid (the reference): a declared discretisation of search.space, full cross product; "
+                    "every value must lie inside its parameter's distribution. source_weight and source_ratio do not "
+                    "multiply sequential points; a missing lr is the target's single-task lr, a missing epochs "
+                    "train.epochs (a maximum: early stopping on target validation F1), a missing source_ratio "
+                    "search.source_ratio. Default: mode x lr_scale [1, 0.3, 3] x (multitask) source_weight [1, 0.3] x "
+                    "source_ratio [4, 1] = 12 multitask + 3 sequential = 15 points per pair; the first point "
+                    "(multitask, lr_scale 1, weight 1, ratio 4) is the pruned search's warm start.")
     source_ratio: float = Field(4.0, gt=0, le=1000, description="multitask: source examples drawn per epoch, as a multiple of "
                                                        "the target's training examples (cycling through the source "
                                                        "pool); an epoch is one pass over the target, so early stopping "
@@ -352,6 +366,16 @@ class SearchConfig(_Strict):
             raise ValueError(f"grid.mode has unknown mode(s) {bad}; use multitask or sequential")
         return v
 
+    @field_validator("space", mode="before")
+    @classmethod
+    def _space_checked(cls, v: Any) -> dict[str, dict[str, Any]]:
+        return config_space.check_space(v)
+
+    @model_validator(mode="after")
+    def _grid_in_space(self) -> "SearchConfig":
+        config_space.check_grid_in_space(self.grid, self.space)
+        return self
+
 
 class ProfilingConfig(_Strict):
     """Attribution signatures of single-task models."""
@@ -365,10 +389,15 @@ class ProfilingConfig(_Strict):
 class PruneConfig(_Strict):
     """How the predictor prunes the pair space before the Optuna search."""
 
-    policy: Literal["threshold", "top_k", "budget"] = Field("top_k", description="Which pairs survive.")
+    policy: Literal["threshold", "top_k", "budget"] = Field(
+        "budget", description="Which pairs survive and how many trials each gets. budget: budget_fraction of the full "
+                              "grid's trials, allocated by probability (the most probable pairs kept, trials_per_pair "
+                              "each, the rest in proportion to probability above the first pair left out; none to "
+                              "the others); threshold / top_k: those pairs, trials_per_pair each.")
     threshold: float = Field(0.5, ge=0, le=1)
     top_k: int = Field(3, ge=1, le=10_000, description="Pairs kept per target under top_k.")
-    budget_fraction: float = Field(0.15, gt=0, le=1, description="Share of the full search's trials under budget.")
+    budget_fraction: float = Field(0.05, gt=0, le=1, description="Share of the full search's trials under budget "
+                                                                "(calibration trials come out of it).")
     predictor: PredictorMode = Field(
         "zero-shot", description="zero-shot: rank pairs by zero_shot_feature, no outcomes needed (no calibration "
                                  "cost); learned: gradient boosting on pair features, trained on calibration_pairs "
@@ -377,11 +406,14 @@ class PruneConfig(_Strict):
         "label_phi+logme+textemb", description="Pair feature the zero-shot mode ranks by; 'a+b+c' ranks by the mean "
                                                "rank of several (NaN-aware), a '-' prefix means lower is better. "
                                                "Also the learned mode's fallback.")
-    trials_per_pair: int = Field(1, ge=1, le=1000, description="Optuna trials per surviving pair (each kept pair is tried "
-                                                     "first at the space's first values; TPE samples the rest).")
-    protect_warm_start: bool = Field(True, description="ASHA never stops a kept pair's first (warm-start) trial: it "
-                                                       "runs until the trainer's own early stopping; ASHA stops only "
-                                                       "TPE's further samples. False: plain ASHA on every trial.")
+    trials_per_pair: int = Field(2, ge=1, le=1000, description="Trials per kept pair (under budget: the minimum). A pair's "
+                                                     "first trial is at the grid's first point (warm start); its "
+                                                     "target's Optuna TPE study (one per target) samples search.space "
+                                                     "for the rest.")
+    protect_warm_start: bool = Field(True, description="ASHA (one per target: trials are only compared with trials of "
+                                                       "their own target) never stops a kept pair's warm-start trial: it "
+                                                       "runs until the trainer's own early stopping; TPE's samples are "
+                                                       "stopped as usual. False: ASHA may stop every trial.")
     calibration_pairs: int = Field(8, ge=0, le=100_000, description="Pairs of this run searched first with the full grid to "
                                                         "label the learned predictor; their cost is counted and their "
                                                         "results kept by the pruned side.")
@@ -406,6 +438,12 @@ class ExperimentConfig(_Strict):
     def _backend_default_lr(self) -> "ExperimentConfig":
         if self.train.lr is None:
             self.train.lr = DEFAULT_LR[self.backend.name]
+        return self
+
+    @model_validator(mode="after")
+    def _hidden_needs_a_hidden_layer(self) -> "ExperimentConfig":
+        if self.backend.name == "transformer" and ("hidden" in self.search.space or "hidden" in self.search.grid):
+            raise ValueError("search.space.hidden: the transformer backend has no hidden layer to size")
         return self
 
     def fingerprint(self) -> str:

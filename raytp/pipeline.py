@@ -97,7 +97,7 @@ def predict_stage(cfg: ExperimentConfig, run: RunDir, labelled: pd.DataFrame | N
         candidates = scored[[(s, t) not in exclude for s, t in zip(scored["source"], scored["target"])]]
     plan = build_pruning_plan(candidates, cfg.search.grid, cfg.prune, single=read_single_task(run).tasks, outcomes=outcomes,
                               margin=margin, predictor=predictor.to_dict() | {"fallback": predictor.fallback_},
-                              spent_trials=spent_trials)
+                              spent_trials=spent_trials, distributions=cfg.search.space)
     kept = {(q["source"], q["target"]) for q in plan.pairs}
     scored["kept"] = [(s, t) in kept for s, t in zip(scored["source"], scored["target"])]
     scored["calibration"] = [(s, t) in (exclude or set()) for s, t in zip(scored["source"], scored["target"])]

@@ -14,7 +14,7 @@ def test_the_embedded_default_is_the_documented_experiment():
     cfg = load_config()
     assert cfg.data.tasks == DEFAULT_TASKS and cfg.backend.name == "hashed" and cfg.data.max_train == 300
     assert cfg.train.lr == DEFAULT_LR["hashed"]  # filled in from the backend when unset
-    assert len(grid_points(cfg.search.grid)) == 4 and cfg.seeds() == [0, 1, 2]
+    assert len(grid_points(cfg.search.grid)) == 15 and cfg.seeds() == [0, 1, 2]  # issue 13: >= 12 points per pair
     assert config_from_dict({}).fingerprint() == cfg.fingerprint()
 
 

@@ -13,8 +13,10 @@ from raytp.rundir.names import search_summary, search_table
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("search", help="search task pairs on Ray Tune (full grid or pruned)",
                        description="Train task pairs as Ray Tune trials. --mode full: every ordered pair x the "
-                                   "config's grid (writes search_full.parquet/.json); --mode pruned: Optuna (TPE) + "
-                                   "ASHA over the pairs and space in RUN_DIR/pruning.json (writes search_pruned.*).")
+                                   "config's grid (writes search_full.parquet/.json); --mode pruned: the pairs and trial "
+                                   "allocation in RUN_DIR/pruning.json, one Optuna TPE study and one ASHA per target "
+                                   "over search.space (writes search_pruned.*; --json adds trials run, stopped early, "
+                                   "per-target best configuration and compute).")
     p.add_argument("--run", required=True, metavar="RUN_DIR", help="run directory made by `raytp train`")
     p.add_argument("--mode", choices=["full", "pruned"], default="full")
     p.add_argument("--no-replicate", action="store_true", help="skip the fresh-seed replication of labelled pairs")
@@ -53,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
                                       control=args.control, resume=args.resume)
         else:
             summary = run_pruned_search(cfg, ds, single, run_dir, plan.pairs, plan.space, plan.num_samples,
+                                        distributions=plan.distributions or None,
                                         progress=not args.json, replicate=False if replicate is False else None,
                                         resume=args.resume)
     if args.json:
@@ -75,4 +78,15 @@ def format_summary(s: dict[str, Any]) -> str:
     for target, b in s["best"].items():
         lines.append(f"{target:<16} {b['source']:<16} {str(b['hyperparameters'].get('mode')):<11} "
                      f"{b['f1_test']:>8.3f} {b['gain']:>+7.3f}")
+    g = s.get("grid") or {}
+    if g.get("pairs"):
+        share = g.get("share_beneficial_selected_not_first")
+        lines += ["", f"grid: {g['points_per_pair']} points per pair; the selected point's gain over the first point's: "
+                      f"mean {g['selected_over_first_mean']:+.3f}, median {g['selected_over_first_median']:+.3f} "
+                      f"(best test point: mean {g['best_over_first_mean']:+.3f}); beneficial pairs whose selected point "
+                      f"is not the first: " + ("n/a" if share is None else f"{share:.0%} of {g['beneficial_pairs']}")]
+    p = s.get("pruned")
+    if p:
+        lines += ["", f"pruned: {p['trials_run']} trials on {p['targets']} targets ({p['stopped_early']} stopped early "
+                      f"by per-target ASHA), {p['compute_s']:.0f} compute-s"]
     return "\n".join(lines)

@@ -3,9 +3,12 @@
 Policies over pairs scored with P(beneficial):
 - ``threshold``: every pair with probability >= threshold.
 - ``top_k``: the k most probable sources of each target.
-- ``budget``: the most probable pairs while kept pairs x trials per pair stays within
-  ``budget_fraction`` of the full search's trials (pairs x ``config.grid_points``), minus trials already
-  spent (e.g. on calibration pairs).
+- ``budget``: a trial budget, ``budget_fraction`` of the full search's trials (pairs x ``config.grid_points``)
+  minus trials already spent (e.g. on calibration pairs), allocated by probability
+  (``allocate_trials``): the most probable pairs are kept (none of the rest: the hopeless get
+  nothing), each gets ``trials_per_pair`` trials, and the rest of the budget goes to kept pairs in
+  proportion to how far their probability stands above the first pair left out.
+Under ``threshold`` / ``top_k`` every kept pair gets ``trials_per_pair`` trials.
 
 Space narrowing: grid values whose mean gain over earlier results (calibration trials, validation
 gain when present) is below -margin are dropped (never all values of a hyperparameter), and each
@@ -58,11 +61,46 @@ def select_pairs(scored: pd.DataFrame, policy: str, *, threshold: float = 0.5, t
         if not 0 < budget_fraction <= 1:
             raise PredictorError(f"budget_fraction must be in (0, 1], got {budget_fraction}")
         allowed = math.floor(budget_fraction * full_trials + 1e-9) - spent_trials
-        kept = ranked.head(max(0, allowed // max(1, trials_per_pair)))
+        return allocate_trials(ranked, allowed, trials_per_pair)
     else:
         raise PredictorError(f"unknown pruning policy {policy!r}; use {', '.join(POLICIES)}")
-    return [{"source": str(r.source), "target": str(r.target), "probability": float(r.probability)}
-            for r in kept.itertuples(index=False)]
+    return [{"source": str(r.source), "target": str(r.target), "probability": float(r.probability),
+             "trials": int(trials_per_pair)} for r in kept.itertuples(index=False)]
+
+
+def allocate_trials(scored: pd.DataFrame, budget: int, min_trials: int = 2,
+                    cover_targets: bool = False) -> list[dict[str, Any]]:
+    """Kept pairs with a trial allocation summing to ``budget`` (most probable first).
+
+    ``budget // (2 * min_trials)`` pairs are kept (half the budget spreads as each kept pair's
+    ``min_trials``, at least one pair when the budget allows one); the other half is shared in
+    proportion to ``probability - probability of the first pair left out`` (largest remainders;
+    equal shares when all kept probabilities tie). Pairs left out get nothing.
+    ``cover_targets`` (exploratory, not the default): ``budget // min_trials`` pairs are kept, targets
+    taking turns (each target's most probable pair first), so a small budget reaches every target."""
+    ranked = _check_scored(scored)
+    min_trials = max(1, int(min_trials))
+    if budget < min_trials or ranked.empty:
+        return []
+    if cover_targets:
+        n = min(len(ranked), budget // min_trials)
+        rank_in_target = ranked.groupby("target", sort=False).cumcount()
+        ranked = ranked.assign(_r=rank_in_target.to_numpy()).sort_values("_r", kind="stable").drop(columns="_r")
+    else:
+        n = min(len(ranked), max(1, budget // (2 * min_trials)))
+    kept = ranked.head(n)
+    p = kept["probability"].to_numpy(float)
+    rest = ranked["probability"].iloc[n:]
+    floor = float(rest.max()) if len(rest) else float(p.min()) - 1e-9
+    w = np.clip(p - floor, 0.0, None)
+    w = w / w.sum() if w.sum() > 0 else np.full(n, 1.0 / n)
+    extra = budget - n * min_trials
+    share = w * extra
+    alloc = np.floor(share).astype(int)
+    for i in np.argsort(-(share - alloc), kind="stable")[: extra - int(alloc.sum())]:
+        alloc[i] += 1
+    return [{"source": str(r.source), "target": str(r.target), "probability": float(r.probability),
+             "trials": int(min_trials + a)} for r, a in zip(kept.itertuples(index=False), alloc)]
 
 
 def hopeless_values(grid: Mapping[str, list], outcomes: pd.DataFrame | None, margin: float,
@@ -113,10 +151,12 @@ def warm_start(grid: Mapping[str, list], hyperparameters: Mapping[str, Any] | No
 def build_pruning_plan(scored: pd.DataFrame, grid: Mapping[str, list], cfg: PruneConfig, *,
                        single: Mapping[str, Mapping[str, Any]] | None = None, outcomes: pd.DataFrame | None = None,
                        margin: float = 0.01, predictor: Mapping[str, Any] | None = None,
-                       spent_trials: int = 0) -> PruningPlan:
-    """The pruning plan (RUN_DIR/pruning.json): kept pairs, narrowed space, trial count, policy, predictor.
-    ``single``: the per-task single-task summaries (their ``hyperparameters`` give the warm starts)."""
-    full_trials = len(scored) * len(grid_points(grid))  # sequential points take no source_weight
+                       spent_trials: int = 0, distributions: Mapping[str, Any] | None = None) -> PruningPlan:
+    """The pruning plan (RUN_DIR/pruning.json): kept pairs with their trial allocation, the narrowed grid
+    (``space``: warm start and first point), the search space TPE samples (``distributions``), trial count,
+    policy, predictor. ``single``: the per-task single-task summaries (their ``hyperparameters`` give the warm
+    starts)."""
+    full_trials = len(scored) * len(grid_points(grid))  # sequential points take no source_weight / source_ratio
     pairs = select_pairs(scored, cfg.policy, threshold=cfg.threshold, top_k=cfg.top_k,
                          budget_fraction=cfg.budget_fraction, trials_per_pair=cfg.trials_per_pair,
                          full_trials=full_trials, spent_trials=spent_trials)
@@ -124,10 +164,9 @@ def build_pruning_plan(scored: pd.DataFrame, grid: Mapping[str, list], cfg: Prun
     space = {hp: [v for v in values if v not in dropped.get(hp, [])] for hp, values in grid.items()}
     for p in pairs:
         p["warm_start"] = warm_start(space, (single or {}).get(p["target"], {}).get("hyperparameters"))
-    per_pair = min(cfg.trials_per_pair, len(grid_points(space)))
     return PruningPlan(
-        pairs=pairs, space=space, dropped=dropped, num_samples=len(pairs) * per_pair, pairs_total=int(len(scored)),
-        full_trials=full_trials,
+        pairs=pairs, space=space, distributions=dict(distributions or {}), dropped=dropped,
+        num_samples=int(sum(p["trials"] for p in pairs)), pairs_total=int(len(scored)), full_trials=full_trials,
         policy={"name": cfg.policy, "threshold": cfg.threshold, "top_k": cfg.top_k,
                 "budget_fraction": cfg.budget_fraction, "trials_per_pair": cfg.trials_per_pair,
                 "spent_trials": spent_trials, "margin": margin},

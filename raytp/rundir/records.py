@@ -53,12 +53,14 @@ class SingleTaskSummary:
 
 @dataclass
 class PruningPlan:
-    """Kept pairs (``source``, ``target``, ``probability``, ``warm_start``), the narrowed ``space`` and the
-    pruned search's ``num_samples``; the rest documents how they were chosen."""
+    """Kept pairs (``source``, ``target``, ``probability``, ``trials``, ``warm_start``), the narrowed grid
+    ``space`` (warm start), the ``distributions`` TPE samples (``search.space``) and the pruned search's
+    ``num_samples``; the rest documents how they were chosen."""
 
     pairs: list[dict[str, Any]]
     space: dict[str, list[Any]]
     num_samples: int
+    distributions: dict[str, Any] = field(default_factory=dict)  # search.space: what TPE samples
     dropped: dict[str, list[Any]] = field(default_factory=dict)
     pairs_total: int = 0
     full_trials: int = 0
@@ -74,6 +76,9 @@ class PruningPlan:
         for i, p in enumerate(plan["pairs"]):
             if not isinstance(p, dict) or not isinstance(p.get("source"), str) or not isinstance(p.get("target"), str):
                 raise RunDirError(f"{where}: pairs[{i}] needs string 'source' and 'target'")
+            n = p.get("trials", 1)
+            if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+                raise RunDirError(f"{where}: pairs[{i}].trials must be a positive integer")
         if not isinstance(plan.get("space"), dict):
             raise RunDirError(f"{where}: field 'space' must map hyperparameter names to lists of values")
         n = plan.get("num_samples")

@@ -85,6 +85,7 @@ def run_pipeline(cfg: ExperimentConfig, run_dir: str, resume: bool = False, with
         if plan.pairs and not done(SEARCH_PRUNED):
             _log(progress, "pruned search: Ray Tune + Optuna (TPE) + ASHA over the kept pairs")
             p = run_pruned_search(cfg, ds, single, run, plan.pairs, plan.space, plan.num_samples,
+                                  distributions=plan.distributions or None,
                                   progress=progress, replicate=False, resume=resume)
             record("pruned_search", {"wall_s": p["wall_s"], "compute_s": p["compute_s"], "trials": p["trials"]})
 

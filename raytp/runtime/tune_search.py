@@ -20,21 +20,35 @@ from typing import Any
 import pandas as pd
 import ray
 from ray import tune
-from ray.tune.schedulers import ASHAScheduler, TrialScheduler
 
-from raytp.config import ExperimentConfig, compute_units, config_from_dict
+from raytp.config import ExperimentConfig, compute_units, config_from_dict, grid_points
 from raytp.data.dataset import MultiTaskDataset
 from raytp.errors import RaytpError, RunDirError
 from raytp.runtime.cluster import check_fits, worker_data
-from raytp.search.outcomes import OK, add_gains, label_rows, noise_margin, pair_outcomes, pooled_seed_sd, summarize
-from raytp.search.space import first_point, full_space, hp_columns, resolve_point
+from raytp.runtime.per_target import PerTargetASHA, PerTargetSearcher
 from raytp.search.state_integrity import TRUST_ENV, StateRecord, state_key
 from raytp.rundir import RunDir, names
+from raytp.search.distributions import check_space, resource_range
+from raytp.search.outcomes import (OK, add_gains, grid_value, label_rows, noise_margin, pair_outcomes, pooled_seed_sd,
+                                   summarize)
+from raytp.search.space import first_point, full_space, hp_columns, resolve_point
+from raytp.search.tpe import TargetStudies
 
-COLUMNS = ["trial_id", "source", "target", "hp_mode", "hp_lr", "hp_lr_scale", "hp_epochs", "hp_source_weight",
+COLUMNS = ["trial_id", "source", "target", "grid_point", "warm", "hp_mode", "hp_lr", "hp_lr_scale", "hp_epochs",
+           "hp_source_weight", "hp_source_ratio", "hp_hidden",
            "f1_val", "f1_test", "f1_val_sd", "f1_test_sd", "precision_test", "recall_test", "baseline_f1_val",
            "baseline_f1_test", "gain", "gain_val", "beneficial", "harmful", "status", "error", "stopped_early",
-           "epochs_run", "best_epoch", "train_s", "compute_s", "wall_s", "node_id"]
+           "epochs_run", "best_epoch", "train_s", "compute_s", "wall_s", "node_id",
+           "curve_f1_val", "curve_f1_test", "curve_s"]
+
+
+def _backend_for(cfg: ExperimentConfig, backend: Any, hidden: int | None) -> Any:
+    """The process's backend, or one with another hidden size (features do not depend on it: reused)."""
+    if hidden is None or hidden == cfg.backend.hidden:
+        return backend
+    from raytp.models.encoders import pick_device
+    from raytp.models.registry import make_backend
+    return make_backend(cfg.backend.model_copy(update={"hidden": int(hidden)}), pick_device(cfg.resources.gpus_per_worker))
 
 
 def _pair_trial(config: dict[str, Any], *, cfg_dict: dict[str, Any], ds_box: list[Any],
@@ -49,12 +63,13 @@ def _pair_trial(config: dict[str, Any], *, cfg_dict: dict[str, Any], ds_box: lis
         source, target, point = spec["source"], spec["target"], spec["point"]
     else:  # pruned: Optuna picked a pair and hyperparameters
         source, target = config["pair"].split(">")
-        point = {k: v for k, v in config.items() if k != "pair"}
+        point = trial_point(config)
     if f"{source}>{target}" in fail_on:
         raise RuntimeError(f"injected failure for {source}>{target}")
     ds, backend, features = worker_data(cfg, ds_box)
     resolved = resolve_point(point, baselines[target], cfg)
-    trainer = PairTrainer(backend, features, ds, cfg, source, target, resolved, cfg.seeds(),
+    trainer = PairTrainer(_backend_for(cfg, backend, resolved.hidden), features, ds, cfg, source, target, resolved,
+                          cfg.seeds(),
                           baseline_f1_val=baselines[target]["f1_val"])
     while not trainer.done:
         m = trainer.step()
@@ -62,6 +77,11 @@ def _pair_trial(config: dict[str, Any], *, cfg_dict: dict[str, Any], ds_box: lis
         metrics.update({"pair": f"{source}>{target}", "trainer_done": trainer.done, "train_s": m["seconds"],
                         "trial_s": time.perf_counter() - start, "node_id": ray.get_runtime_context().get_node_id()})
         tune.report(metrics)
+
+
+def trial_point(config: dict[str, Any]) -> dict[str, Any]:
+    """The hyperparameters of a pruned trial's config (without ``pair`` and ``_``-prefixed bookkeeping)."""
+    return {k: v for k, v in config.items() if k != "pair" and not k.startswith("_")}
 
 
 class _ProgressBar(tune.Callback):
@@ -162,30 +182,6 @@ def verify_tune_state(run: RunDir, storage: str, exp_path: str, record_rel: str)
                           "refusing to unpickle it (pass --trust to resume anyway)")
 
 
-class WarmStartASHA(ASHAScheduler):
-    """ASHA that never stops the first ``protect_first`` trials: the warm-start trial of each kept pair.
-
-    Those trials still report to ASHA's rungs (later trials are compared with them) but run until the pair
-    trainer's own early stopping on target validation F1 ends them. Plain ASHA compares every trial's gain
-    after ``grace_period`` epochs across different pairs and targets; measured on the default tasks, it cut the
-    only trial of request>food, food>water and water>medical_help at epoch 2, pairs whose gain shows from
-    epoch 5-7 on. Trials beyond the warm starts (TPE's own samples) are stopped as usual."""
-
-    def __init__(self, protect_first: int = 0, **kwargs: Any):
-        super().__init__(**kwargs)
-        self.protect_first = int(protect_first)
-        self.protected: set[str] = set()
-
-    def on_trial_add(self, tune_controller: Any, trial: Any) -> None:
-        super().on_trial_add(tune_controller, trial)
-        if len(self.protected) < self.protect_first:  # points_to_evaluate are suggested first, in order
-            self.protected.add(trial.trial_id)
-
-    def on_trial_result(self, tune_controller: Any, trial: Any, result: dict) -> str:
-        decision = super().on_trial_result(tune_controller, trial, result)
-        return TrialScheduler.CONTINUE if trial.trial_id in self.protected else decision
-
-
 def _storage(cfg: ExperimentConfig, run: RunDir) -> str:
     sp = cfg.search.storage_path
     if sp and "://" in sp:
@@ -248,7 +244,7 @@ def _row(result: Any, trial_id: str, source: str, target: str, point: dict[str, 
     units = compute_units(cfg.resources.cpus_per_worker, cfg.resources.gpus_per_worker)
     row: dict[str, Any] = {"trial_id": trial_id, "source": source, "target": target}
     try:
-        row.update(hp_columns(point, resolve_point(point, baselines[target], cfg)))
+        row.update(hp_columns(point, resolve_point(point, baselines[target], cfg), cfg))
     except RaytpError:
         row.update({"hp_mode": point.get("mode")})
     failed = result.error is not None
@@ -261,10 +257,24 @@ def _row(result: Any, trial_id: str, source: str, target: str, point: dict[str, 
                 "epochs_run": m.get("epoch", 0), "train_s": m.get("train_s", math.nan),
                 "wall_s": m.get("trial_s", math.nan), "node_id": m.get("node_id")})
     row["compute_s"] = (row["wall_s"] if not math.isnan(row["wall_s"]) else 0.0) * units
+    row.update(_curves(result))
     if row["status"] != OK:
         for k in ("f1_val", "f1_test", "f1_val_sd", "f1_test_sd"):
             row[k] = math.nan
     return row
+
+
+def _curves(result: Any) -> dict[str, list[float] | None]:
+    """Per-epoch seed-mean validation F1, test F1 (of the best epoch so far) and trial seconds: what an exact
+    simulation of a scheduler stopping this trial after any epoch would have seen and spent."""
+    try:
+        hist = result.metrics_dataframe
+    except Exception:  # noqa: BLE001 - no history (a trial that failed before reporting)
+        hist = None
+    if hist is None or len(hist) == 0 or "f1_val" not in hist:
+        return {"curve_f1_val": None, "curve_f1_test": None, "curve_s": None}
+    return {"curve_f1_val": [float(v) for v in hist["f1_val"]], "curve_f1_test": [float(v) for v in hist["f1_test"]],
+            "curve_s": [float(v) for v in hist["trial_s"]] if "trial_s" in hist else None}
 
 
 def _one_line(err: Any) -> str:
@@ -290,6 +300,7 @@ def run_full_search(cfg: ExperimentConfig, ds: MultiTaskDataset, single: dict[st
     ``fail_on``: "source>target" pairs whose trials raise (fault injection for tests). ``pairs``
     restricts the grid to those pairs (e.g. the predictor's calibration sample, ``name="calibration"``)."""
     trials = full_space(cfg, single)
+    points = grid_points(cfg.search.grid)
     if pairs is not None:
         keep = {tuple(p) for p in pairs}
         trials = [t for t in trials if (t["source"], t["target"]) in keep]
@@ -299,54 +310,91 @@ def run_full_search(cfg: ExperimentConfig, ds: MultiTaskDataset, single: dict[st
     for r in results:
         i = int(r.config["i"])
         t = trials[i]
-        rows.append(_row(r, f"{name}-{i:04d}", t["source"], t["target"], t["point"], cfg, single))
+        rows.append(_row(r, f"{name}-{i:04d}", t["source"], t["target"], t["point"], cfg, single)
+                    | {"grid_point": points.index(t["point"])})
     return _write(cfg, ds, single, run, name, rows, wall, replicate, control)
+
+
+def pruned_studies(cfg: ExperimentConfig, pairs: list[dict[str, Any]], space: dict[str, list[Any]], num_samples: int,
+                   distributions: dict[str, Any] | None = None) -> tuple[TargetStudies, int, int]:
+    """The per-target TPE studies of a pruning plan, and ASHA's (grace period, max epochs).
+
+    ``distributions``: the search space TPE samples (``search.space``); without it, the plan's grid lists as
+    categorical choices. Pairs without a ``trials`` allocation share ``num_samples`` in turn (most probable first)."""
+    if distributions:
+        try:
+            dist = check_space(distributions)
+        except ValueError as e:
+            raise RaytpError(f"pruning.json: distributions: {e}") from None
+    else:
+        lists = {k: v for k, v in space.items() if k != "epochs"}
+        for k, vals in lists.items():
+            if not isinstance(vals, list) or not vals:
+                raise RaytpError(f"pruning.json: space.{k} must be a non-empty list")
+        try:
+            dist = check_space({k: {"type": "choice", "values": v} for k, v in lists.items()}
+                               or {"mode": {"type": "choice", "values": ["multitask"]}})
+        except ValueError as e:
+            raise RaytpError(f"pruning.json: space: {e}") from None
+        if space.get("epochs"):
+            dist["epochs"] = {"type": "resource", "low": 1, "high": max(int(v) for v in space["epochs"])}
+    grace, max_t = resource_range(dist, cfg.train.epochs)
+    alloc = [dict(p) for p in pairs]
+    if any("trials" not in p for p in alloc):
+        for i, p in enumerate(alloc):
+            p["trials"] = num_samples // len(alloc) + (1 if i < num_samples % len(alloc) else 0)
+    warm = {k: v for k, v in first_point(space).items() if k != "epochs"}
+    studies = TargetStudies(dist, alloc, seed=cfg.seed, warm=warm, fixed={"epochs": max_t})
+    return studies, grace, max_t
 
 
 def run_pruned_search(cfg: ExperimentConfig, ds: MultiTaskDataset, single: dict[str, Any], run: RunDir,
                       pairs: list[dict[str, Any]], space: dict[str, list[Any]], num_samples: int,
                       progress: bool = True, fail_on: tuple[str, ...] = (),
-                      replicate: bool | None = False, resume: bool = False) -> dict[str, Any]:
-    """Optuna (TPE, seeded) + ASHA over the kept pairs and a narrowed space; writes search_pruned.*.
+                      replicate: bool | None = False, resume: bool = False,
+                      distributions: dict[str, Any] | None = None) -> dict[str, Any]:
+    """TPE (one Optuna study per target) + ASHA (one per target) over the kept pairs; writes search_pruned.*.
 
-    The metric is the seed-mean validation gain over the target's single-task baseline, comparable
-    across targets. ``space`` maps hyperparameter names (see ``raytp.config.GRID_KEYS``) to
-    candidate values."""
-    from optuna.samplers import TPESampler
-    from ray.tune.search.optuna import OptunaSearch
-
+    Each kept pair gets its allocated trials (``pairs[i]["trials"]``): the first at the warm-start point
+    (the grid's first point, ``space``), the rest sampled by its target's study from ``distributions``.
+    The metric is the seed-mean validation gain over the target's single-task baseline, compared only
+    within a target."""
     if not pairs:
         raise RaytpError("pruning.json: no pairs kept; nothing to search")
-    names = [f"{p['source']}>{p['target']}" for p in pairs]
-    for n in names:
-        s, t = n.split(">")
+    for p in pairs:
+        s, t = p["source"], p["target"]
         if s == t or s not in cfg.data.tasks or t not in cfg.data.tasks:
-            raise RaytpError(f"pruning.json: pair {n} is not an ordered pair of the run's tasks")
+            raise RaytpError(f"pruning.json: pair {s}>{t} is not an ordered pair of the run's tasks")
         if t not in single:
             raise RaytpError(f"single_task.json: no single-task result for target {t!r}")
-    param_space: dict[str, Any] = {"pair": tune.choice(sorted(set(names)))}
-    for k, vals in space.items():
-        if not isinstance(vals, list) or not vals:
-            raise RaytpError(f"pruning.json: space.{k} must be a non-empty list")
-        param_space[k] = tune.choice(vals)
-    max_epochs = max([int(v) for v in space.get("epochs", [cfg.train.epochs])])
-    # every kept pair is tried once at the space's first values before TPE samples freely: with a
-    # categorical "pair" and few samples, TPE alone could leave a kept pair never tried
-    first = first_point(space)
-    warm = [{"pair": n, **first} for n in sorted(set(names))][:int(num_samples)]
-    searcher = OptunaSearch(sampler=TPESampler(seed=cfg.seed), points_to_evaluate=warm)
-    scheduler = WarmStartASHA(protect_first=len(warm) if cfg.prune.protect_warm_start else 0,
-                              time_attr="training_iteration", max_t=max_epochs, grace_period=min(2, max_epochs),
-                              reduction_factor=3)
-    results, wall = _run_tuner(cfg, ds, single, run, "pruned", param_space,
+    studies, grace, max_t = pruned_studies(cfg, pairs, space, num_samples, distributions)
+    searcher = PerTargetSearcher(studies)
+    scheduler = PerTargetASHA(grace_period=grace, max_t=max_t, reduction_factor=3,
+                              protect_warm=cfg.prune.protect_warm_start)
+    results, wall = _run_tuner(cfg, ds, single, run, "pruned", {},
                                {"metric": "gain_val", "mode": "max", "search_alg": searcher, "scheduler": scheduler,
-                                "num_samples": int(num_samples)}, None, progress, fail_on, resume=resume)
+                                "num_samples": studies.total}, None, progress, fail_on, resume=resume)
     rows = []
     for n, r in enumerate(results):
         s, t = r.config["pair"].split(">")
-        point = {k: v for k, v in r.config.items() if k != "pair"}
-        rows.append(_row(r, f"pruned-{n:04d}", s, t, point, cfg, single))
-    return _write(cfg, ds, single, run, "pruned", rows, wall, replicate, False)
+        rows.append(_row(r, f"pruned-{n:04d}", s, t, trial_point(r.config), cfg, single)
+                    | {"warm": bool(r.config.get("_warm", False))})
+    summary = _write(cfg, ds, single, run, "pruned", rows, wall, replicate, False)
+    return summary
+
+
+def pruned_figures(df: pd.DataFrame, best: dict[str, Any]) -> dict[str, Any]:
+    """What the pruned search did: trials run, stopped early (per-target ASHA), compute, per-target best."""
+    per_target = {}
+    for t, g in df.groupby("target", sort=True):
+        per_target[str(t)] = {"trials": int(len(g)), "stopped_early": int(g["stopped_early"].fillna(False).sum()),
+                              "sources": sorted(map(str, set(g["source"]))), "compute_s": float(g["compute_s"].sum()),
+                              "best": best.get(str(t))}
+    return {"trials_run": int(len(df)), "stopped_early": int(df["stopped_early"].fillna(False).sum()),
+            "targets": len(per_target), "compute_s": float(df["compute_s"].sum()),
+            "sampler": "Optuna TPE, one study per target (warm start at the grid's first point per kept pair)",
+            "scheduler": "ASHA per target (gain over the target's own single-task baseline)",
+            "per_target": per_target}
 
 
 def _write(cfg: ExperimentConfig, ds: MultiTaskDataset, single: dict[str, Any], run: RunDir, mode: str,
@@ -367,6 +415,11 @@ def _write(cfg: ExperimentConfig, ds: MultiTaskDataset, single: dict[str, Any], 
                                  if wall > 0 else None)
     summary["resources_per_trial"] = {"CPU": cfg.resources.cpus_per_worker, "GPU": cfg.resources.gpus_per_worker}
     summary["replication_compute_s"] = rep_compute
+    if mode == "pruned":
+        summary["pruned"] = pruned_figures(df, summary.get("best", {}))
+    else:
+        summary["grid"] = {"points_per_pair": len(grid_points(cfg.search.grid)), "first_point": grid_points(cfg.search.grid)[0],
+                           **grid_value(df, noise_margin(pooled_seed_sd(df, single), cfg.train.seeds, cfg.search))}
     run.write_json(names.search_summary(mode), summary)
     return summary
 
@@ -389,14 +442,15 @@ def _replicate_target(cfg_dict: dict[str, Any], ds_box: list[Any], target: str, 
     out = []
     for job in jobs:
         resolved = resolve_point(job["point"], target_summary, cfg)
-        real = PairTrainer(backend, features, ds, cfg, job["source"], target, resolved, fresh).finish()
+        pair_backend = _backend_for(cfg, backend, resolved.hidden)
+        real = PairTrainer(pair_backend, features, ds, cfg, job["source"], target, resolved, fresh).finish()
         row = {"source": job["source"], "target": target, "label": job["label"], "gain": job["gain"],
                "fresh_baseline_f1_test": base, "fresh_f1_test": real["f1_test"], "fresh_gain": real["f1_test"] - base,
                "seeds": fresh}
         sign = {"beneficial": 1, "harmful": -1}.get(job["label"])
         row["holds"] = None if sign is None else bool(sign * row["fresh_gain"] > 0)
         if control:
-            ctl = PairTrainer(backend, features, ds, cfg, job["source"], target, resolved, fresh,
+            ctl = PairTrainer(pair_backend, features, ds, cfg, job["source"], target, resolved, fresh,
                               source_labels=shuffled_labels(ds, job["source"], cfg), cache=None).finish()
             row["control_gain"] = ctl["f1_test"] - base
         out.append(row)
@@ -415,6 +469,11 @@ def replicate_pairs(cfg: ExperimentConfig, ds: MultiTaskDataset, single: dict[st
         point = {"mode": r.hp_mode, "lr": r.hp_lr, "epochs": int(r.hp_epochs)}
         if r.hp_mode == "multitask" and r.hp_source_weight is not None and not pd.isna(r.hp_source_weight):
             point["source_weight"] = float(r.hp_source_weight)
+        ratio, hidden = getattr(r, "hp_source_ratio", None), getattr(r, "hp_hidden", None)
+        if r.hp_mode == "multitask" and ratio is not None and not pd.isna(ratio):
+            point["source_ratio"] = float(ratio)
+        if hidden is not None and not pd.isna(hidden):
+            point["hidden"] = int(hidden)
         jobs.setdefault(r.target, []).append({"source": r.source, "point": point, "label": r.label, "gain": r.gain})
     res = cfg.resources
     fn = ray.remote(_replicate_target).options(num_cpus=res.cpus_per_worker, num_gpus=res.gpus_per_worker,

@@ -171,3 +171,41 @@ def summarize(df: pd.DataFrame, single: Mapping[str, Any], search: SearchConfig,
         },
         "replication": list(replication or []),
     }
+
+
+def grid_value(df: pd.DataFrame, margin: float) -> dict[str, Any]:
+    """Does the grid matter? Per pair (rows with a ``grid_point`` index; 0 = the first point): the gain of the
+    configuration validation selects minus the first point's gain (``selected_over_first``, what a search over
+    the grid adds for a user), the best test gain minus the first point's (``best_over_first``, what it could
+    add), and which point validation selected; plus, over the pairs labelled beneficial, the share whose
+    selected point is not the first."""
+    if "grid_point" not in df or df.empty:
+        return {}
+    rows = df[(df["status"] == OK) & df["grid_point"].notna()].dropna(subset=["f1_val", "gain"])
+    per_pair, beneficial_not_first, beneficial = [], 0, 0
+    for (s, t), g in rows.groupby(["source", "target"], sort=True):
+        first = g[g["grid_point"] == 0]
+        if first.empty:
+            continue
+        g0 = float(first["gain"].iloc[0])
+        sel = g.loc[g["f1_val"].idxmax()]
+        entry = {"pair": f"{s}->{t}", "first_gain": g0, "selected_point": int(sel["grid_point"]),
+                 "selected_over_first": float(sel["gain"]) - g0, "best_over_first": float(g["gain"].max()) - g0,
+                 "points": int(len(g))}
+        if float(sel["gain"]) > margin:
+            beneficial += 1
+            beneficial_not_first += int(sel["grid_point"] != 0)
+        per_pair.append(entry)
+    if not per_pair:
+        return {}
+    sel_over = np.array([p["selected_over_first"] for p in per_pair])
+    best_over = np.array([p["best_over_first"] for p in per_pair])
+    return {"pairs": len(per_pair),
+            "selected_over_first_mean": float(sel_over.mean()), "selected_over_first_median": float(np.median(sel_over)),
+            "best_over_first_mean": float(best_over.mean()), "best_over_first_median": float(np.median(best_over)),
+            "share_pairs_selected_not_first": float(np.mean([p["selected_point"] != 0 for p in per_pair])),
+            "beneficial_pairs": beneficial,
+            "share_beneficial_selected_not_first": beneficial_not_first / beneficial if beneficial else None,
+            "per_pair": per_pair,
+            "definition": "selected = the pair's configuration with the best validation F1; gains are test F1 over "
+                          "the target's single-task model; first = the grid's first point (the pruned warm start)"}

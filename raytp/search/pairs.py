@@ -44,6 +44,8 @@ class PairPoint:
     lr: float
     epochs: int
     source_weight: float = 1.0
+    source_ratio: float | None = None  # multitask: None = search.source_ratio
+    hidden: int | None = None  # hashed / frozen-encoder hidden size; None = backend.hidden
 
     def __post_init__(self) -> None:
         if self.mode not in PAIR_MODES:
@@ -116,7 +118,8 @@ class PairTrainer:
         src_y = ds.y(source, src_idx) if source_labels is None else np.asarray(source_labels, dtype=np.int64)
         if len(src_y) != len(src_idx):
             raise ConfigError(f"pair {source}->{target}: {len(src_y)} source labels for {len(src_idx)} examples")
-        per_epoch = int(round(cfg.search.source_ratio * len(target_part(ds, target, cfg).idx)))
+        ratio = cfg.search.source_ratio if point.source_ratio is None else point.source_ratio
+        per_epoch = int(round(ratio * len(target_part(ds, target, cfg).idx)))
         self.source_part = Part(source, src_idx, src_y, weight=point.source_weight, per_epoch=max(1, per_epoch))
         self._labels_digest = hashlib.sha1(np.ascontiguousarray(src_y).tobytes()).hexdigest()
         self.cache = cache

@@ -1,10 +1,11 @@
 """The search space: ordered task pairs x a hyperparameter grid, resolved per target.
 
-Grid keys (``search.grid``): ``mode``, ``lr``, ``lr_scale``, ``epochs``, ``source_weight``.
+Grid keys (``search.grid``, a discretisation of ``search.space``, see ``raytp.search.distributions``):
+``mode``, ``lr``, ``lr_scale``, ``epochs``, ``source_weight``, ``source_ratio``, ``hidden``.
 A missing ``lr`` is the target's single-task chosen learning rate; ``lr_scale`` multiplies it;
 a missing ``epochs`` is ``train.epochs`` (a maximum: early stopping on target validation F1);
-``source_weight`` only applies to ``multitask``: ``sequential`` points are not multiplied by it
-(their ``source_weight`` is recorded as None).
+``source_weight`` and ``source_ratio`` only apply to ``multitask``: ``sequential`` points are not
+multiplied by them (recorded as None).
 """
 
 from __future__ import annotations
@@ -31,16 +32,21 @@ def resolve_point(point: dict[str, Any], target_summary: dict[str, Any], cfg: Ex
     if base_lr is None:
         base_lr = (target_summary.get("hyperparameters") or {}).get("lr", cfg.train.lr)
     lr = float(base_lr) * float(point.get("lr_scale", 1.0))
-    weight = point.get("source_weight")
+    weight, ratio, hidden = point.get("source_weight"), point.get("source_ratio"), point.get("hidden")
     return PairPoint(mode=str(point.get("mode", "multitask")), lr=lr, epochs=int(point.get("epochs", cfg.train.epochs)),
-                     source_weight=1.0 if weight is None else float(weight))
+                     source_weight=1.0 if weight is None else float(weight),
+                     source_ratio=None if ratio is None else float(ratio), hidden=None if hidden is None else int(hidden))
 
 
-def hp_columns(point: dict[str, Any], resolved: PairPoint) -> dict[str, Any]:
-    """``hp_<name>`` columns of a results row: the resolved lr/epochs, the grid's own lr_scale/source_weight."""
+def hp_columns(point: dict[str, Any], resolved: PairPoint, cfg: ExperimentConfig | None = None) -> dict[str, Any]:
+    """``hp_<name>`` columns of a results row: the resolved lr/epochs, the point's own lr_scale/source_weight,
+    the source ratio and hidden size in effect (multitask-only columns None for sequential)."""
+    multi = resolved.mode == "multitask"
+    ratio = resolved.source_ratio if resolved.source_ratio is not None else (cfg.search.source_ratio if cfg else None)
+    hidden = resolved.hidden if resolved.hidden is not None else (cfg.backend.hidden if cfg else None)
     return {"hp_mode": resolved.mode, "hp_lr": resolved.lr, "hp_lr_scale": float(point.get("lr_scale", 1.0)),
-            "hp_epochs": resolved.epochs,
-            "hp_source_weight": resolved.source_weight if resolved.mode == "multitask" else None}
+            "hp_epochs": resolved.epochs, "hp_source_weight": resolved.source_weight if multi else None,
+            "hp_source_ratio": ratio if multi else None, "hp_hidden": hidden}
 
 
 def trial_configs(pairs: list[tuple[str, str]], points: list[dict[str, Any]]) -> list[dict[str, Any]]:

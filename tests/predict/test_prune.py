@@ -33,13 +33,17 @@ def test_top_k_policy_is_per_target(scored):
     assert [p["probability"] for p in kept] == sorted([p["probability"] for p in kept], reverse=True)
 
 
-def test_budget_policy_counts_trials(scored):
-    # full search: 6 pairs x 4 grid points = 24 trials; 25% = 6 trials = 3 pairs at 2 trials each
-    assert keys(select_pairs(scored, "budget", budget_fraction=0.25, trials_per_pair=2, full_trials=24)) == \
-        [("a", "x"), ("b", "y"), ("c", "x")]
+def test_budget_policy_allocates_trials_by_probability(scored):
+    # full search: 6 pairs x 4 grid points = 24 trials; 50% = 12 trials: 12 // (2 x 2) = 3 pairs kept, 2 each,
+    # the other 6 trials shared by probability above the first pair left out (c>y, 0.4)
+    kept = select_pairs(scored, "budget", budget_fraction=0.5, trials_per_pair=2, full_trials=24)
+    assert keys(kept) == [("a", "x"), ("b", "y"), ("c", "x")]
+    assert sum(p["trials"] for p in kept) == 12
+    assert [p["trials"] for p in kept] == [5, 4, 3]  # shares 0.5 : 0.3 : 0.2 of 6 extra -> 3, 1.8 -> 2, 1.2 -> 1
     # trials already spent on calibration come out of the budget
-    assert len(select_pairs(scored, "budget", budget_fraction=0.25, trials_per_pair=2, full_trials=24,
-                            spent_trials=4)) == 1
+    left = select_pairs(scored, "budget", budget_fraction=0.5, trials_per_pair=2, full_trials=24, spent_trials=8)
+    assert keys(left) == [("a", "x")] and left[0]["trials"] == 4
+    assert select_pairs(scored, "budget", budget_fraction=0.05, trials_per_pair=2, full_trials=24) == []
     with pytest.raises(PredictorError):
         select_pairs(scored, "budget", budget_fraction=0.25)
 
@@ -79,7 +83,7 @@ def test_build_plan_is_json_ready(scored):
     json.dumps(plan.to_dict(), allow_nan=False)
     assert sorted(keys(plan.pairs)) == [("a", "x"), ("b", "y")]
     assert plan.space == {"mode": ["sequential"], "source_weight": [0.5, 1.0]}
-    assert plan.num_samples == 2 * 1  # 4 trials per pair requested, one point left (sequential takes no weight)
+    assert plan.num_samples == 2 * 4  # top_k: trials_per_pair each (TPE samples the space, not only the grid)
     assert plan.pairs_total == 6 and plan.full_trials == 6 * 3  # multitask x 2 weights + sequential
     assert {p["target"]: p["warm_start"]["lr"] for p in plan.pairs} == {"x": 0.01, "y": 0.02}
     assert plan.policy["name"] == "top_k" and plan.predictor == {"mode": "zero-shot"}
@@ -92,4 +96,13 @@ def test_budget_counts_the_real_grid_with_source_weight(scored):
     cfg = PruneConfig(policy="budget", budget_fraction=0.25, trials_per_pair=1)
     plan = build_pruning_plan(scored, grid, cfg)
     assert plan.full_trials == len(scored) * 3 == 18
-    assert len(plan.pairs) == 4  # floor(0.25 x 18) trials, one per kept pair (2 x 2 points would allow 6)
+    # floor(0.25 x 18) = 4 trials (2 x 2 points would allow 6): 4 // (2 x 1) = 2 pairs kept, all 4 trials allocated
+    assert len(plan.pairs) == 2 and plan.num_samples == sum(p["trials"] for p in plan.pairs) == 4
+
+
+def test_cover_targets_allocation_reaches_every_target_first(scored):
+    from raytp.predict.prune import allocate_trials
+    kept = allocate_trials(scored, budget=4, min_trials=2, cover_targets=True)
+    assert sorted(keys(kept)) == [("a", "x"), ("b", "y")]  # each target's most probable pair
+    assert sum(p["trials"] for p in kept) == 4
+    assert keys(allocate_trials(scored, budget=4, min_trials=2)) == [("a", "x")]  # default: the most probable only

@@ -142,6 +142,40 @@ def c_grid_empty_values(tmp):
         tmp / "run", ["search.grid", "non-empty list"]
 
 
+def _space_case(tmp, space, fragments, grid=None):
+    search = {"space": space} if grid is None else {"space": space, "grid": grid}
+    return ["train", "--config", _yaml(tmp, {"search": search}), "--out", tmp / "run"], tmp / "run", \
+        ["exp.yaml", *fragments]
+
+
+def c_space_unknown_distribution(tmp):
+    return _space_case(tmp, {"lr_scale": {"type": "gaussian", "low": 0.1, "high": 1}},
+                       ["search.space.lr_scale", "unknown distribution 'gaussian'"])
+
+
+def c_space_low_above_high(tmp):
+    return _space_case(tmp, {"lr_scale": {"type": "uniform", "low": 3, "high": 0.3}},
+                       ["search.space.lr_scale", "low 3 > high 0.3"])
+
+
+def c_space_log_range_through_zero(tmp):
+    return _space_case(tmp, {"source_weight": {"type": "loguniform", "low": -1, "high": 1}},
+                       ["search.space.source_weight", "log range must be above zero"])
+
+
+def c_space_conditional_on_wrong_mode(tmp):
+    return _space_case(tmp, {"mode": {"type": "choice", "values": ["multitask", "sequential"]},
+                             "source_ratio": {"type": "uniform", "low": 1, "high": 4, "when": {"mode": "sequential"}}},
+                       ["search.space.source_ratio", "only exists under mode multitask"])
+
+
+def c_grid_outside_space(tmp):
+    return _space_case(tmp, {"mode": {"type": "choice", "values": ["multitask"]},
+                             "lr_scale": {"type": "loguniform", "low": 0.1, "high": 1.0}},
+                       ["search.grid.lr_scale", "outside search.space.lr_scale"],
+                       grid={"mode": ["multitask"], "lr_scale": [1.0, 3.0]})
+
+
 def c_missing_table_file(tmp):
     cfg = _yaml(tmp, {"data": {"dataset": {"name": "table", "path": str(tmp / "gone.csv")}, "tasks": ["a", "b"]}})
     return ["train", "--config", cfg, "--out", tmp / "run"], tmp / "run", ["gone.csv", "not found"]

@@ -97,28 +97,74 @@ def test_cli_pruned_search_json(tiny, ray_local, tmp_path, capsys):
     assert main(["search", "--mode", "pruned", "--run", str(tmp_path / "run"), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["trials"] == 2 and summary["pairs_total"] == 1 and summary["mode"] == "pruned"
+    pruned = summary["pruned"]  # trials run, stopped early, per-target best configuration, compute
+    assert pruned["trials_run"] == 2 and pruned["stopped_early"] >= 0 and pruned["compute_s"] > 0
+    assert pruned["per_target"]["shelter"]["best"]["hyperparameters"]["mode"] == "sequential"
     assert len(run.read_parquet("search_pruned.parquet")) == 2
 
 
 def _late_bloomer(config):
     from ray import tune
+    x = CONFIGS[config["i"]]["x"]
     for it in range(1, 9):  # x > 0: steady scores; x == 0: worst until iteration 6, then best
-        tune.report({"score": float(config["x"]) if config["x"] > 0 else (100.0 if it >= 6 else -100.0)})
+        tune.report({"score": float(x) if x > 0 else (100.0 if it >= 6 else -100.0)})
 
 
-@pytest.mark.parametrize("protect_first, iterations", [(4, [8, 8, 8, 8, 2]), (0, [8, 2, 2, 2, 2])])
-def test_warm_start_asha_never_stops_protected_trials(ray_local, tmp_path, protect_first, iterations):
-    """Protected (first-added) trials run to max_t even when below ASHA's cutoff; later ones are stopped as usual:
-    the 5th trial has the 4th's config but is not protected."""
+CONFIGS = [{"pair": "s>a", "x": 30}, {"pair": "s>a", "x": 20}, {"pair": "s>a", "x": 10},
+           {"pair": "s>b", "x": 3}, {"pair": "s>b", "x": 0, "_warm": True}, {"pair": "s>b", "x": 0}]
+
+
+@pytest.mark.parametrize("protect, iterations", [(True, [8, 2, 2, 8, 8, 2]), (False, [8, 2, 2, 8, 2, 2])])
+def test_per_target_asha_compares_only_trials_of_one_target(ray_local, tmp_path, protect, iterations):
+    """Target a's trials score 30, 20, 10 (ASHA stops the 2nd and 3rd at the grace period: below a's cutoff);
+    target b's 3, then 0 until iteration 6 (a late bloomer) twice. b's first trial is compared only with b's, so
+    it runs to max_t (one ASHA over both targets would stop it: 3 < 30); b's 0-trials fall below b's own cutoff at
+    iteration 2 unless protected as a warm start (the 5th is, the 6th is not)."""
     from ray import tune
-    from raytp.runtime.tune_search import WarmStartASHA
-    scheduler = WarmStartASHA(protect_first=protect_first, time_attr="training_iteration", max_t=8, grace_period=2,
-                              reduction_factor=3)
+    from raytp.runtime.per_target import PerTargetASHA
+
+    class Indexed(PerTargetASHA):  # the grid-searched index stands for a config with pair / _warm keys
+        def on_trial_add(self, tune_controller, trial):
+            trial.config.update(CONFIGS[trial.config["i"]])
+            super().on_trial_add(tune_controller, trial)
+
+    scheduler = Indexed(grace_period=2, max_t=8, reduction_factor=3, protect_warm=protect, metric="score")
     tuner = tune.Tuner(tune.with_resources(_late_bloomer, {"cpu": 1}),
-                       param_space={"x": tune.grid_search([3, 2, 1, 0, 0])},
-                       tune_config=tune.TuneConfig(metric="score", mode="max", scheduler=scheduler,
-                                                   max_concurrent_trials=1),
+                       param_space={"i": tune.grid_search(list(range(len(CONFIGS))))},
+                       tune_config=tune.TuneConfig(scheduler=scheduler, max_concurrent_trials=1),
                        run_config=tune.RunConfig(storage_path=str(tmp_path), name="asha", verbose=0))
     grid = tuner.fit()
-    iters = [grid[i].metrics["training_iteration"] for i in range(len(grid))]
-    assert iters == iterations
+    iters = sorted((r.config["i"], r.metrics["training_iteration"]) for r in (grid[i] for i in range(len(grid))))
+    assert [n for _, n in iters] == iterations
+
+
+def test_pruned_search_allocates_per_target_tpe_and_resumes(tiny, ray_local, tmp_path):
+    from raytp.runtime.tune_search import run_pruned_search
+    cfg, ds, single = tiny
+    run = make_run_dir(tmp_path / "run", cfg, single)
+    pairs = [{"source": "food", "target": "water", "probability": 0.9, "trials": 3},
+             {"source": "shelter", "target": "water", "probability": 0.5, "trials": 1},
+             {"source": "water", "target": "food", "probability": 0.7, "trials": 2}]
+    space = {"mode": ["multitask", "sequential"], "lr_scale": [1.0, 0.3]}
+    summary = run_pruned_search(cfg, ds, single.tasks, run, pairs, space, num_samples=6, progress=False,
+                                distributions=cfg.search.space)
+    df = run.read_parquet("search_pruned.parquet")
+    assert len(df) == 6 and (df["status"] == "ok").all()
+    assert df.groupby(["source", "target"]).size().to_dict() == {("food", "water"): 3, ("shelter", "water"): 1,
+                                                                 ("water", "food"): 2}
+    warm = df[df["warm"]]
+    assert len(warm) == 3 and (warm["hp_mode"] == "multitask").all() and (warm["hp_lr_scale"] == 1.0).all()
+    sampled = df[~df["warm"]]
+    assert sampled["hp_lr_scale"].between(0.1, 3.0).all() and (sampled["hp_epochs"] == cfg.train.epochs).all()
+    assert df["curve_f1_val"].map(len).eq(df["epochs_run"]).all()
+    p = summary["pruned"]
+    assert p["trials_run"] == 6 and p["per_target"]["water"]["trials"] == 4 and p["per_target"]["food"]["trials"] == 2
+    assert p["stopped_early"] == int(df["stopped_early"].sum()) and p["compute_s"] > 0
+    assert p["per_target"]["water"]["best"]["hyperparameters"]["mode"] in ("multitask", "sequential")
+    # --resume of a finished search: the same trials, none rerun
+    again = run_pruned_search(cfg, ds, single.tasks, run, pairs, space, num_samples=6, progress=False,
+                              distributions=cfg.search.space, resume=True)
+    df2 = run.read_parquet("search_pruned.parquet")
+    key = ["source", "target", "f1_val", "wall_s", "warm"]
+    assert again["trials"] == 6
+    assert sorted(map(tuple, df2[key].to_numpy().tolist())) == sorted(map(tuple, df[key].to_numpy().tolist()))

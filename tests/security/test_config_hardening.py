@@ -59,8 +59,12 @@ def test_bad_value_refused(name):
 
 
 def test_good_grid_still_loads():
-    cfg = config_from_dict({"search": {"grid": {"mode": ["multitask"], "lr": [1e-3, 1e-2], "epochs": [3],
-                                                "source_weight": [0.0, 0.5], "lr_scale": [1, 0.3]}}})
+    space = {"mode": {"type": "choice", "values": ["multitask", "sequential"]},
+             "lr": {"type": "loguniform", "low": 1e-4, "high": 1e-1},
+             "source_weight": {"type": "uniform", "low": 0.1, "high": 2.0, "when": {"mode": "multitask"}},
+             "epochs": {"type": "resource", "low": 2}}
+    cfg = config_from_dict({"search": {"space": space, "grid": {"mode": ["multitask"], "lr": [1e-3, 1e-2],
+                                                                "epochs": [3], "source_weight": [0.1, 0.5]}}})
     assert cfg.search.grid["epochs"] == [3]
     assert ExperimentConfig().fingerprint() == config_from_dict({}).fingerprint()
 

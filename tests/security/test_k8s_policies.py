@@ -7,8 +7,8 @@ from __future__ import annotations
 import yaml
 
 from raytp.runtime.serve_env import INGRESS_TIMEOUTS
-from tests.k8s.manifests import K8S, KUBERAY_KINDS, load_docs, pod_templates
-from tests.k8s.test_k8s_kustomize_and_image import KUST, _patched
+from tests.k8s.manifests import K8S, KUBERAY_KINDS, kustomization, load_docs, patched, pod_templates
+
 
 POLICIES = [d for d in load_docs(K8S / "networkpolicies.yaml")]
 RAYTP = {"app.kubernetes.io/name": "raytp"}
@@ -24,7 +24,7 @@ def _selects(selector: dict, labels: dict) -> bool:
 
 
 def _templates():
-    return [(f"{kind}/{name}:{which}", tpl) for (kind, name), d in _patched().items() if kind in KUBERAY_KINDS
+    return [(f"{kind}/{name}:{which}", tpl) for (kind, name), d in patched().items() if kind in KUBERAY_KINDS
             for which, tpl in pod_templates(d)]
 
 
@@ -33,7 +33,7 @@ def _rules_for(labels: dict) -> list[dict]:
 
 
 def test_policies_are_deployed_by_the_kustomization():
-    assert "networkpolicies.yaml" in KUST["resources"]
+    assert "networkpolicies.yaml" in kustomization(K8S)["resources"]
     assert {p["kind"] for p in POLICIES} == {"NetworkPolicy"}
 
 
@@ -78,14 +78,14 @@ def test_no_service_account_token_where_the_api_is_not_called():
         if name.endswith(":head"):
             continue  # the in-tree autoscaler in the head pod calls the Kubernetes API
         assert tpl["spec"].get("automountServiceAccountToken") is False, name
-    standalone = yaml.safe_load((K8S / "raycluster.yaml").read_text())
+    standalone = yaml.safe_load((K8S / "cluster" / "raycluster.yaml").read_text())
     for which, tpl in pod_templates(standalone):
         if which != "head":
             assert tpl["spec"]["automountServiceAccountToken"] is False
 
 
 def test_serving_pods_carry_the_haproxy_timeouts():
-    d = _patched()[("RayService", "raytp-recommender")]
+    d = patched()[("RayService", "raytp-recommender")]
     for name, tpl in pod_templates(d):
         env = {e["name"]: e.get("value") for e in tpl["spec"]["containers"][0].get("env", [])}
         for k in ("RAY_SERVE_HAPROXY_TIMEOUT_CLIENT_S", "RAY_SERVE_HAPROXY_TIMEOUT_SERVER_S"):
