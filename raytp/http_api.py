@@ -82,11 +82,33 @@ class Recommendation(BaseModel):
     observed_gain: float | None = Field(description="Target F1 gain of the best-validation searched trial, if searched.")
     hyperparameters: dict[str, Any] | None = Field(description="Settings of that trial, if searched.")
     basis: Literal["measured", "predicted"]
+    interval: list[float] | None = Field(None, description="Measured pairs: gain ± the run's noise margin.")
+    beyond_noise: bool | None = Field(None, description="Measured pairs: the gain exceeds the noise margin.")
+    seed_sd: float | None = Field(None, description="Seed SD of the measured configuration's test F1.")
+    rank_basis: str | None = Field(None, description="Why the row sits where it does (measured gain or prediction).")
+
+
+class Verdict(BaseModel):
+    target: str
+    action: Literal["co-train", "alone"]
+    text: str = Field(description="The one line a user reads.")
+    source: str | None
+    mode: str | None
+    hyperparameters: dict[str, Any] | None
+    expected_gain: float | None
+    interval: list[float] | None
+    noise_margin: float
+    seeds: int
+    searched_pairs: int
+    best_tried: dict[str, Any] | None
+    rule: str
 
 
 class RecommendResponse(BaseModel):
     target: str
     recommendations: list[Recommendation]
+    verdict: Verdict | None = Field(None, description="Added in v1: co-train with one source, or train alone.")
+    noise_margin: float | None = Field(None, description="Added in v1: the run's noise margin in F1 points.")
 
 
 class Baseline(BaseModel):
