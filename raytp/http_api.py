@@ -1,7 +1,7 @@
 """The recommender's HTTP API: a FastAPI app factory, free of Ray (Serve wraps it; the benchmark runs it bare).
 
 Routes (OpenAPI at ``/docs``): ``GET /healthz``, ``GET /v1/tasks``, ``POST /v1/recommend``,
-``GET /v1/pairs/{source}/{target}``, ``GET /v1/run``.
+``GET /v1/pairs/{source}/{target}``, ``GET /v1/run``; the report page at ``GET /`` and ``GET /report``.
 
 Every error is JSON ``{"error": {"code": ..., "message": ...}}``:
 
@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -254,6 +254,37 @@ def _replay(body: bytes, receive: Callable) -> Callable:
     return replay
 
 
+# -- the report page -------------------------------------------------------------------------------
+def _add_page_routes(app: FastAPI, current: Callable[[], Recommender], expected: bytes | None) -> None:
+    """``GET /`` and ``GET /report``: the run's report page (``report.html``, or rendered from the run directory when
+    the run has none yet). Same token rule as /v1; a browser, which cannot set a header, may pass ``?token=``."""
+    cache: dict[int, str] = {}
+
+    def page(request: Request) -> HTMLResponse:
+        if expected is not None:
+            auth = request.headers.get("authorization", "")
+            given = (auth[7:] if auth.lower().startswith("bearer ") else request.query_params.get("token", "")).encode()
+            if not hmac.compare_digest(given, expected):
+                raise ApiError(401, "unauthorized", "missing or wrong token (Authorization: Bearer <token>, or "
+                                                    "?token=<token> in a browser)",
+                               headers={"WWW-Authenticate": "Bearer"})
+        rec = current()
+        key = id(rec)
+        if key not in cache:
+            from raytp.report_page import PAGE, render_page
+            from raytp.store import RunDir
+            run = RunDir(rec.run_dir)
+            cache.clear()
+            cache[key] = run.read_text(PAGE) if run.has(PAGE) else render_page(run)
+        return HTMLResponse(cache[key], headers={"Cache-Control": "no-store",
+                                                 "Content-Security-Policy": "default-src 'none'; style-src "
+                                                 "'unsafe-inline'; img-src data:"})
+
+    app.add_api_route("/", page, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/report", page, methods=["GET"], response_class=HTMLResponse,
+                      summary="The run's report page (HTML)")
+
+
 # -- the app ---------------------------------------------------------------------------------------
 def create_app(get_recommender: Callable[[], Recommender | None], token: str | None = None,
                max_body: int = MAX_BODY_BYTES, loopback_only: bool = False) -> FastAPI:
@@ -306,6 +337,7 @@ def create_app(get_recommender: Callable[[], Recommender | None], token: str | N
         return JSONResponse(current().info())
 
     app.include_router(v1)
+    _add_page_routes(app, current, expected)
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:

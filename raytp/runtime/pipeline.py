@@ -97,6 +97,8 @@ def run_pipeline(cfg: ExperimentConfig, run_dir: str, resume: bool = False, with
                 record("full_search", {"wall_s": f["wall_s"], "compute_s": f["compute_s"], "trials": f["trials"]})
             compare_run(run)
     record("pipeline", {"wall_s": time.perf_counter() - start + stages.get("pipeline", {}).get("wall_s", 0.0)})
+    from raytp.report_page import write_page
+    write_page(run)  # the page a user looks at: verdicts, pair heatmaps, best-so-far gain (report.html)
     return {"stages": stages, "run_dir": str(run.root)}
 
 
@@ -130,6 +132,8 @@ def compare_run(run: RunDir) -> dict[str, Any]:
     plot_report(report, single, full, pruned, predictions, run.path("plots"))
     run.write_json("report.json", report)
     run.write_text("report.md", report_markdown(report))
+    from raytp.report_page import write_page
+    write_page(run)  # now with the pruned-vs-full comparison
     return report
 
 
