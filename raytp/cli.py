@@ -8,7 +8,7 @@ import importlib
 import os
 import sys
 
-COMMANDS = ["data", "train", "search", "compare", "run", "recommend", "serve", "verify"]
+COMMANDS = ["data", "train", "search", "compare", "run", "recommend", "serve", "verify", "export", "predict"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,6 +40,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if getattr(args, "json", False):  # one JSON object on stdout, nothing else (banners and logs: stderr)
+            from raytp.commands.common import json_stdout
+            with json_stdout():
+                return int(args.func(args) or 0)
         return int(args.func(args) or 0)
     except RaytpError as e:
         print(f"raytp: error: {e}", file=sys.stderr)

@@ -6,6 +6,8 @@ import argparse
 
 from raytp.commands.common import add_config_options, config_from_args, print_json
 
+PAGE = "report.html"
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="run the whole pipeline (the main job)",
@@ -20,10 +22,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from raytp.commands.recommend import format_table
     from raytp.recommender import Recommender
-    from raytp.report_tables import single_task_table
     from raytp.runtime.pipeline import run_pipeline
+    from raytp.serving.verdict import verdict_table
     from raytp.stages import read_single_task
     from raytp.store import RunDir
 
@@ -31,16 +32,22 @@ def run(args: argparse.Namespace) -> int:
     summary = run_pipeline(cfg, args.out, resume=args.resume, with_full=args.with_full, progress=not args.json)
     rec = Recommender.from_run_dir(args.out)
     k = max(1, min(args.k, len(cfg.data.tasks) - 1))
-    answers = {t: rec.recommend(t, k) for t in cfg.data.tasks if t in read_single_task(RunDir(args.out))["tasks"]}
+    trained = read_single_task(RunDir(args.out))["tasks"]
+    targets = [t for t in cfg.data.tasks if t in trained]
+    answers = {t: rec.recommend(t, k) for t in targets}
     if args.json:
         report = RunDir(args.out).read_json("report.json") if args.with_full else None
-        print_json({**summary, "recommendations": answers, "report": report})
+        print_json({**summary, "verdicts": [rec.verdict(t) for t in targets], "recommendations": answers,
+                    "report": report})
         return 0
-    print("\n" + single_task_table(read_single_task(RunDir(args.out))))
-    for answer in answers.values():
-        print("\n" + format_table(answer))
+    print("\n" + verdict_table([rec.verdict(t) for t in targets]))
+    print(f"\n{rec.verdict(targets[0])['rule']}" if targets else "")
+    print(f"\nrun directory: {args.out}")
     if args.with_full:
-        print("\n" + RunDir(args.out).read_text("report.md").split("## Ranking")[0].strip())
-        print(f"\nfull report: {args.out}/report.md (plots in {args.out}/plots/)")
-    print(f"\nrun directory: {args.out}  (serve it: raytp serve --run {args.out})")
+        print(f"report:        {args.out}/report.md (plots in {args.out}/plots/)")
+    if RunDir(args.out).has(PAGE):
+        print(f"page:          {args.out}/{PAGE} (open it, or `raytp serve --run {args.out}` and visit "
+              "http://127.0.0.1:8000/)")
+    if targets:
+        print(f"per target:    raytp recommend --run {args.out} --target {targets[0]}")
     return 0

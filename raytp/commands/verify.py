@@ -36,7 +36,7 @@ def check_artifact(run_dir: RunDir, rel: str) -> None:
         run_dir.read_parquet(rel)
     elif rel.endswith(".safetensors"):
         run_dir.read_tensors(rel)
-    elif rel.endswith((".yaml", ".yml", ".md", ".txt", ".csv")):
+    elif rel.endswith((".yaml", ".yml", ".md", ".txt", ".csv", ".html")):
         run_dir.read_text(rel)
     else:
         run_dir.read_bytes(rel)
