@@ -134,3 +134,23 @@ def calibration_sample(tasks: list[str], n: int, seed: int) -> list[tuple[str, s
                 chosen.append((s, t))
                 per_target[t] += 1
     return chosen
+
+
+def models_stage(cfg: ExperimentConfig, ds: MultiTaskDataset, run: RunDir, resume: bool = False) -> dict[str, Any]:
+    """Per target, retrain and keep the checkpoint its verdict recommends (``raytp.models.keep``): models/<target>/."""
+    from raytp.models.encoders import pick_device
+    from raytp.models.keep import keep_model, model_paths, save_kept
+    from raytp.models.registry import make_backend
+    from raytp.recommender import Recommender
+    start = time.perf_counter()
+    rec = Recommender.from_run_dir(run.root)
+    single = read_single_task(run)["tasks"]
+    todo = [t for t in cfg.data.tasks if t in single and not (resume and run.has(model_paths(t)[1]))]
+    if not todo:
+        return {"models_s": 0.0, "kept": 0}
+    backend = make_backend(cfg.backend, pick_device(cfg.resources.gpus_per_worker))
+    features = backend.featurize(ds.texts)
+    for t in todo:
+        weights, meta = keep_model(backend, features, ds, cfg, rec.verdict(t), single[t])
+        save_kept(run, weights, meta)
+    return {"models_s": time.perf_counter() - start, "kept": len(todo)}

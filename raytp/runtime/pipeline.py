@@ -96,6 +96,9 @@ def run_pipeline(cfg: ExperimentConfig, run_dir: str, resume: bool = False, with
                 f = run_full_search(cfg, ds, single, run, progress=progress, resume=resume)
                 record("full_search", {"wall_s": f["wall_s"], "compute_s": f["compute_s"], "trials": f["trials"]})
             compare_run(run)
+    from raytp.pipeline import models_stage
+    _log(progress, "keeping the recommended model of each target (models/<target>/)")
+    record("models", models_stage(cfg, ds, run, resume=resume))
     record("pipeline", {"wall_s": time.perf_counter() - start + stages.get("pipeline", {}).get("wall_s", 0.0)})
     from raytp.report_page import write_page
     write_page(run)  # the page a user looks at: verdicts, pair heatmaps, best-so-far gain (report.html)
