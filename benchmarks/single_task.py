@@ -62,13 +62,13 @@ def stage(cfg_dict: dict, workers: int, out: Path) -> dict:
     import ray
 
     from raytp.runtime.single_task import run_single_task_stage
-    from raytp.stages import prepare_run_dir
+    from raytp.rundir import prepare_run_dir
     cfg = config_from_dict({**cfg_dict, "resources": {"workers": workers, "cpus_per_worker": 1.0}})
     ds = load_experiment_data(cfg)
     run = prepare_run_dir(str(out), cfg)
     if not ray.is_initialized():
         ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR")
-    return run_single_task_stage(cfg, ds, run, progress=True)
+    return run_single_task_stage(cfg, ds, run, progress=True).to_dict()
 
 
 def main() -> None:

@@ -17,29 +17,24 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from raytp.config import ExperimentConfig
+from raytp.config import ExperimentConfig, ordered_pairs
 from raytp.data.dataset import MultiTaskDataset
 from raytp.data.subsets import probe_indices
 from raytp.errors import RunDirError
-from raytp.predict import TransferPredictor, build_pruning_plan
+from raytp.predict import BASELINES, TransferPredictor, build_pruning_plan
 from raytp.profiling.pair_features import pair_features
 from raytp.profiling.signatures import load_signatures, probe_fingerprint
 from raytp.profiling.textemb import task_vectors, textemb_table
-from raytp.stages import read_single_task, signature_path
-from raytp.store import RunDir
-
-PAIR_FEATURES = "pair_features.parquet"
-PAIR_PREDICTIONS = "pair_predictions.parquet"
-PREDICTOR = "predictor.json"
-PRUNING = "pruning.json"
-BASELINE_COLUMNS = {"random": "random", "label_phi": "label_phi", "textemb": "textemb", "logme": "logme"}
+from raytp.rundir import RunDir, signature_path
+from raytp.rundir.names import PAIR_FEATURES, PAIR_PREDICTIONS, PREDICTOR, SEARCH_FULL, SEARCH_PRUNED
+from raytp.rundir.records import PruningPlan, read_single_task, write_pruning_plan
 
 
 def features_stage(cfg: ExperimentConfig, ds: MultiTaskDataset, run: RunDir) -> dict[str, Any]:
     """Compute and write the pair feature table; returns its cost in seconds."""
     start = time.perf_counter()
-    single = read_single_task(run)["tasks"]
-    tasks = [t for t in cfg.data.tasks if t in single]
+    summary = read_single_task(run)
+    single, tasks = summary.tasks, summary.trained(cfg.data.tasks)
     probe = probe_indices(ds, cfg.data)
     expected = probe_fingerprint(probe, ds.fingerprint())
     sigs = {}
@@ -65,7 +60,7 @@ def knowledge_base(paths: list[str]) -> pd.DataFrame:
         run = RunDir(p)
         feats = run.read_parquet(PAIR_FEATURES)
         per_run = [feats.merge(pair_truth(run.read_parquet(rel)), on=["source", "target"])
-                   for rel in ("search_full.parquet", "search_pruned.parquet") if run.has(rel)]
+                   for rel in (SEARCH_FULL, SEARCH_PRUNED) if run.has(rel)]
         if per_run:  # a pair searched by both searches of one run counts once (the full search's outcome);
             # runs are kept apart: the same task names in another run (other data, other corpus) are other pairs
             frames.append(pd.concat(per_run, ignore_index=True).drop_duplicates(["source", "target"], keep="first"))
@@ -87,7 +82,7 @@ def fit_predictor(cfg: ExperimentConfig, features: pd.DataFrame,
 
 def predict_stage(cfg: ExperimentConfig, run: RunDir, labelled: pd.DataFrame | None = None,
                   exclude: set[tuple[str, str]] | None = None, spent_trials: int = 0,
-                  margin: float = 0.01, outcomes: pd.DataFrame | None = None) -> dict[str, Any]:
+                  margin: float = 0.01, outcomes: pd.DataFrame | None = None) -> PruningPlan:
     """Score every pair, keep the promising ones, write predictions and the pruning plan.
 
     ``exclude`` are pairs already searched (e.g. calibration pairs): not searched again."""
@@ -100,21 +95,19 @@ def predict_stage(cfg: ExperimentConfig, run: RunDir, labelled: pd.DataFrame | N
     candidates = scored
     if exclude:
         candidates = scored[[(s, t) not in exclude for s, t in zip(scored["source"], scored["target"])]]
-    single = read_single_task(run)["tasks"]
-    plan = build_pruning_plan(candidates, cfg.search.grid, cfg.prune,
-                              single={t: s["hyperparameters"] for t, s in single.items()}, outcomes=outcomes,
+    plan = build_pruning_plan(candidates, cfg.search.grid, cfg.prune, single=read_single_task(run).tasks, outcomes=outcomes,
                               margin=margin, predictor=predictor.to_dict() | {"fallback": predictor.fallback_},
                               spent_trials=spent_trials)
-    kept = {(q["source"], q["target"]) for q in plan["pairs"]}
+    kept = {(q["source"], q["target"]) for q in plan.pairs}
     scored["kept"] = [(s, t) in kept for s, t in zip(scored["source"], scored["target"])]
     scored["calibration"] = [(s, t) in (exclude or set()) for s, t in zip(scored["source"], scored["target"])]
-    for name, col in BASELINE_COLUMNS.items():
+    for name, col in BASELINES.items():
         if col in features:
             scored[f"score_{name}"] = features[col].to_numpy(float)
-    plan["predictor_s"] = time.perf_counter() - start
+    plan.predictor_s = time.perf_counter() - start
     run.write_parquet(PAIR_PREDICTIONS, scored)
     run.write_text(PREDICTOR, predictor.to_json())
-    run.write_json(PRUNING, plan)
+    write_pruning_plan(run, plan)
     return plan
 
 
@@ -123,7 +116,7 @@ def calibration_sample(tasks: list[str], n: int, seed: int) -> list[tuple[str, s
 
     At most a quarter of all pairs: calibrating on most of the space would be the full search."""
     rng = np.random.default_rng(seed + 101)
-    pairs = [(s, t) for t in tasks for s in tasks if s != t]
+    pairs = [(s, t) for t, s in ordered_pairs(tasks)]  # target-major
     n = min(n, max(1, len(pairs) // 4))
     order = rng.permutation(len(pairs))
     chosen, per_target = [], {t: 0 for t in tasks}
@@ -135,22 +128,3 @@ def calibration_sample(tasks: list[str], n: int, seed: int) -> list[tuple[str, s
                 per_target[t] += 1
     return chosen
 
-
-def models_stage(cfg: ExperimentConfig, ds: MultiTaskDataset, run: RunDir, resume: bool = False) -> dict[str, Any]:
-    """Per target, retrain and keep the checkpoint its verdict recommends (``raytp.models.keep``): models/<target>/."""
-    from raytp.models.encoders import pick_device
-    from raytp.models.keep import keep_model, model_paths, save_kept
-    from raytp.models.registry import make_backend
-    from raytp.recommender import Recommender
-    start = time.perf_counter()
-    rec = Recommender.from_run_dir(run.root)
-    single = read_single_task(run)["tasks"]
-    todo = [t for t in cfg.data.tasks if t in single and not (resume and run.has(model_paths(t)[1]))]
-    if not todo:
-        return {"models_s": 0.0, "kept": 0}
-    backend = make_backend(cfg.backend, pick_device(cfg.resources.gpus_per_worker))
-    features = backend.featurize(ds.texts)
-    for t in todo:
-        weights, meta = keep_model(backend, features, ds, cfg, rec.verdict(t), single[t])
-        save_kept(run, weights, meta)
-    return {"models_s": time.perf_counter() - start, "kept": len(todo)}

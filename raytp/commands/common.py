@@ -48,7 +48,7 @@ _HELD: list[str] | None = None  # JSON held back by json_stdout() until stdout i
 
 def print_json(obj: Any) -> None:
     """Print ``obj`` as one JSON line on stdout (inside ``json_stdout()``: once the command has finished)."""
-    from raytp.store import _json_default
+    from raytp.rundir.store import _json_default
     text = json.dumps(obj, default=_json_default) + "\n"
     if _HELD is not None:
         _HELD.append(text)

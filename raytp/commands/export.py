@@ -17,7 +17,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from raytp.models.keep import export_model
+    from raytp.search.keep import export_model
     dest = export_model(args.run, args.target, args.out)
     print(f"exported the {args.target} model to {dest} (use it: raytp predict --model {dest} --text \"...\")")
     return 0

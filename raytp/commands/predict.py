@@ -23,7 +23,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from raytp.models.keep import load_model, predict_texts, read_texts
+    from raytp.search.keep import load_model, predict_texts, read_texts
     if args.text is not None and not args.text.strip():
         raise RaytpError("--text: empty text")
     texts = read_texts(args.file) if args.file is not None else None  # bad input fails before the model loads
@@ -46,9 +46,10 @@ def evaluate_exported(model_dir: str, model, backend, meta: dict) -> dict:
     from raytp.config import load_config
     from raytp.data.loading import load_experiment_data
     from raytp.models.single import eval_sets
-    from raytp.models.keep import predict_texts
+    from raytp.search.keep import predict_texts
     from raytp.models.metrics import binary_scores
-    cfg = load_config(Path(model_dir) / "config.yaml")
+    from raytp.rundir.names import CONFIG
+    cfg = load_config(Path(model_dir) / CONFIG)
     ds = load_experiment_data(cfg)
     if ds.fingerprint() != meta.get("data_fingerprint"):
         raise RaytpError(f"{model_dir}: the data on this machine differs from the model's run (fingerprint "

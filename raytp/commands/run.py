@@ -6,8 +6,6 @@ import argparse
 
 from raytp.commands.common import add_config_options, config_from_args, print_json
 
-PAGE = "report.html"
-
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="run the whole pipeline (the main job)",
@@ -22,21 +20,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from raytp.recommender import Recommender
-    from raytp.runtime.pipeline import run_pipeline
+    from raytp.rundir import RunDir
+    from raytp.rundir.names import REPORT, REPORT_MD, REPORT_PAGE
+    from raytp.rundir.records import read_single_task
+    from raytp.runtime.job import run_pipeline
+    from raytp.serving.recommender import Recommender
     from raytp.serving.verdict import verdict_table
-    from raytp.stages import read_single_task
-    from raytp.store import RunDir
 
     cfg = config_from_args(args)
     summary = run_pipeline(cfg, args.out, resume=args.resume, with_full=args.with_full, progress=not args.json)
     rec = Recommender.from_run_dir(args.out)
     k = max(1, min(args.k, len(cfg.data.tasks) - 1))
-    trained = read_single_task(RunDir(args.out))["tasks"]
-    targets = [t for t in cfg.data.tasks if t in trained]
+    targets = read_single_task(RunDir(args.out)).trained(cfg.data.tasks)
     answers = {t: rec.recommend(t, k) for t in targets}
     if args.json:
-        report = RunDir(args.out).read_json("report.json") if args.with_full else None
+        report = RunDir(args.out).read_json(REPORT) if args.with_full else None
         print_json({**summary, "verdicts": [rec.verdict(t) for t in targets], "recommendations": answers,
                     "report": report})
         return 0
@@ -44,9 +42,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"\n{rec.verdict(targets[0])['rule']}" if targets else "")
     print(f"\nrun directory: {args.out}")
     if args.with_full:
-        print(f"report:        {args.out}/report.md (plots in {args.out}/plots/)")
-    if RunDir(args.out).has(PAGE):
-        print(f"page:          {args.out}/{PAGE} (open it, or `raytp serve --run {args.out}` and visit "
+        print(f"report:        {args.out}/{REPORT_MD} (plots in {args.out}/plots/)")
+    if RunDir(args.out).has(REPORT_PAGE):
+        print(f"page:          {args.out}/{REPORT_PAGE} (open it, or `raytp serve --run {args.out}` and visit "
               "http://127.0.0.1:8000/)")
     if targets:
         print(f"per target:    raytp recommend --run {args.out} --target {targets[0]}")

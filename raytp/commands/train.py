@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 
 from raytp.commands.common import add_config_options, config_from_args, print_json
-from raytp.report_tables import single_task_table
+from raytp.report.tables import single_task_table
+from raytp.rundir.names import SINGLE_TASK
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -23,8 +24,8 @@ def run(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
     summary = train(cfg, args.out, resume=args.resume, progress=not args.json)
     if args.json:
-        print_json(summary)
+        print_json(summary.to_dict())
     else:
         print(single_task_table(summary))
-        print(f"\nwrote {args.out}/single_task.json")
-    return 1 if summary["failed"] else 0
+        print(f"\nwrote {args.out}/{SINGLE_TASK}")
+    return 1 if summary.failed else 0

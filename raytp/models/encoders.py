@@ -28,9 +28,6 @@ BUNDLED_ALIASES = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2",
 CACHE_ENV = "RAYTP_CACHE_DIR"
 PROGRESS_MIN_TEXTS = 2000  # show a progress bar when encoding at least this many texts
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
 
 def pick_device(gpus: float) -> str:
     """"cuda" when ``gpus > 0`` and torch can see a GPU, else "cpu"."""
@@ -170,7 +167,7 @@ def embed_texts(texts: Sequence[str], model_path: str | None = None, max_length:
 
     ``model_path``: a folder or cached hub name (None: the bundled MiniLM). The cache key is the
     model fingerprint, ``max_length`` and the sha256 of the texts; the write is atomic."""
-    from raytp.store import atomic_write_bytes
+    from raytp.rundir import atomic_write_bytes
     texts = list(texts)
     resolved = resolve_model_path(model_path)
     path = embedding_cache_path(texts, resolved, max_length, cache_dir) if use_cache else None

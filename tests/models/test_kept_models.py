@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from raytp.cli import main
-from raytp.store import RunDir
+from raytp.rundir import RunDir
 
 TASKS = ["food", "water", "shelter"]
 TINY = {
@@ -59,7 +59,7 @@ def test_run_ends_with_one_summary_table_and_where_things_are(run_output):
 
 
 def test_every_target_keeps_the_model_its_verdict_recommends(run_dir):
-    from raytp.recommender import Recommender
+    from raytp.serving.recommender import Recommender
     run = RunDir(run_dir)
     assert run.verify() == []
     rec = Recommender.from_run_dir(run_dir)

@@ -18,10 +18,10 @@ import httpx
 import pytest
 import uvicorn
 
-from raytp.http_api import create_app
-from raytp.recommender import Recommender
-from raytp.report_page import PAGE, render_page, write_page
-from raytp.store import RunDir
+from raytp.serving.http_api import create_app
+from raytp.serving.recommender import Recommender
+from raytp.serving.page import PAGE, render_page, write_page
+from raytp.rundir import RunDir
 from tests.recommender_runs import TASKS, write_run
 
 TOKEN = "page-token"

@@ -11,8 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import BaseModel, ConfigDict
 
-from raytp.http_api import create_app
-from raytp.recommender import Recommender
+from raytp.serving.http_api import create_app
+from raytp.serving.recommender import Recommender
 from tests.recommender_runs import TASKS, write_run
 
 

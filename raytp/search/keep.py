@@ -25,11 +25,11 @@ from raytp.config import ExperimentConfig
 from raytp.data.dataset import MultiTaskDataset
 from raytp.errors import RaytpError, RunDirError
 from raytp.models.base import Backend, TaskModel
-from raytp.store import RunDir
+from raytp.rundir import RunDir
+from raytp.rundir.names import CONFIG as RUN_CONFIG
+from raytp.rundir.names import MODEL_META, MODEL_WEIGHTS, model_meta_path, model_weights_path
 
-WEIGHTS = "model.safetensors"
-META = "model.json"
-CONFIG = "config.yaml"
+WEIGHTS, META, CONFIG = MODEL_WEIGHTS, MODEL_META, RUN_CONFIG  # an exported model directory holds these three
 FORMAT = "raytp-model/1"
 
 __all__ = ["keep_model", "model_paths", "export_model", "load_model", "predict_texts", "read_texts", "ModelError"]
@@ -40,7 +40,8 @@ class ModelError(RaytpError):
 
 
 def model_paths(target: str) -> tuple[str, str]:
-    return f"models/{target}/{WEIGHTS}", f"models/{target}/{META}"
+    """(weights, metadata) of ``target``'s kept model in a run directory."""
+    return model_weights_path(target), model_meta_path(target)
 
 
 def _state(model: TaskModel) -> dict:
@@ -106,7 +107,6 @@ def export_model(run_dir: str | Path, target: str, out: str | Path) -> Path:
 
     Everything is checked before anything is written (unknown target, checksum mismatch, ``out`` not empty);
     the directory appears whole or not at all."""
-    from raytp.stages import CONFIG as RUN_CONFIG
     run = RunDir(run_dir)
     w_rel, m_rel = model_paths(target)
     if not run.has(m_rel):

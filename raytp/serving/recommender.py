@@ -26,13 +26,11 @@ from typing import Any
 import pandas as pd
 
 from raytp.errors import RaytpError, RunDirError
+from raytp.rundir import RunDir
+from raytp.rundir.names import CALIBRATION, PAIR_PREDICTIONS, SEARCH_FULL, SEARCH_PRUNED, SINGLE_TASK
 from raytp.serving.verdict import Evidence, decide, rank_rows
-from raytp.store import RunDir
 
-SINGLE_TASK = "single_task.json"
-PREDICTIONS = "pair_predictions.parquet"
-SEARCHES = {"pruned": "search_pruned.parquet", "full": "search_full.parquet",
-            "calibration": "search_calibration.parquet"}
+SEARCHES = {"pruned": SEARCH_PRUNED, "full": SEARCH_FULL, "calibration": CALIBRATION}
 DEFAULT_K = 5
 
 __all__ = ["Recommender", "UnknownTaskError", "QueryError", "DEFAULT_K"]
@@ -117,9 +115,9 @@ class Recommender:
 
         probabilities: dict[tuple[str, str], float] = {}
         kept: dict[tuple[str, str], bool] = {}
-        if PREDICTIONS in artifacts:
-            df = run.read_parquet(PREDICTIONS)
-            _require_columns(df, ["source", "target", "probability"], run.root / PREDICTIONS)
+        if PAIR_PREDICTIONS in artifacts:
+            df = run.read_parquet(PAIR_PREDICTIONS)
+            _require_columns(df, ["source", "target", "probability"], run.root / PAIR_PREDICTIONS)
             has_kept = "kept" in df.columns
             for row in df.itertuples(index=False):
                 key = (str(row.source), str(row.target))
@@ -128,7 +126,7 @@ class Recommender:
                     probabilities[key] = p
                 if has_kept and not pd.isna(row.kept):
                     kept[key] = bool(row.kept)
-            used.append(PREDICTIONS)
+            used.append(PAIR_PREDICTIONS)
 
         frames = []
         for label, rel in SEARCHES.items():
@@ -250,8 +248,9 @@ def _noise(run: RunDir, trials: pd.DataFrame | None, single_task: dict[str, Any]
     """The run's noise margin and seeds: the search's own rule (``raytp.search.outcomes``) over every searched trial
     and baseline, with the run's config (defaults when the run directory has none)."""
     from raytp.config import SearchConfig
+    from raytp.rundir.layout import load_run_config
+    from raytp.rundir.names import CONFIG
     from raytp.search.outcomes import noise_margin, pooled_seed_sd
-    from raytp.stages import CONFIG, load_run_config
     if run.has(CONFIG):
         cfg = load_run_config(run)
         search, seeds = cfg.search, cfg.train.seeds
@@ -262,7 +261,7 @@ def _noise(run: RunDir, trials: pd.DataFrame | None, single_task: dict[str, Any]
     df = trials if trials is not None and "f1_test_sd" in trials else pd.DataFrame({"status": [], "f1_test_sd": []})
     if "status" not in df:
         df = df.assign(status="ok")
-    return noise_margin(pooled_seed_sd(df, single_task), seeds, search), seeds
+    return noise_margin(pooled_seed_sd(df, single_task.get("tasks", {})), seeds, search), seeds
 
 
 def _best_trials(df: pd.DataFrame) -> dict[tuple[str, str], _Measured]:

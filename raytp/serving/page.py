@@ -14,11 +14,11 @@ from typing import Any
 
 import pandas as pd
 
-from raytp.store import RunDir
+from raytp.rundir import RunDir
+from raytp.rundir.names import CALIBRATION, REPORT, REPORT_PAGE, SEARCH_FULL, SEARCH_PRUNED
 
-PAGE = "report.html"
-TRIAL_TABLES = {"calibration": "search_calibration.parquet", "pruned": "search_pruned.parquet",
-                "full": "search_full.parquet"}
+PAGE = REPORT_PAGE
+TRIAL_TABLES = {"calibration": CALIBRATION, "pruned": SEARCH_PRUNED, "full": SEARCH_FULL}
 
 __all__ = ["PAGE", "render_page", "write_page"]
 
@@ -161,7 +161,7 @@ def _trials(run: RunDir) -> dict[str, pd.DataFrame]:
 
 def render_page(run_dir: str | Any) -> str:
     """The page of a run directory (needs single_task.json; everything else is shown when present)."""
-    from raytp.recommender import Recommender
+    from raytp.serving.recommender import Recommender
     from raytp.serving.verdict import format_hyperparameters
     run = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
     rec = Recommender.from_run_dir(run.root)
@@ -221,8 +221,8 @@ def render_page(run_dir: str | Any) -> str:
                    if charts else "<p>No search in this run yet.</p>")
 
     compare_html = ""
-    if run.has("report.json"):
-        r = run.read_json("report.json")
+    if run.has(REPORT):
+        r = run.read_json(REPORT)
         head = [["time reduction", _f(r.get("time_reduction"), "{:.3f}")], ["F1 loss", _f(r.get("f1_loss"), "{:+.4f}")],
                 ["gain captured", _f(r.get("gain_captured"), "{:.3f}")],
                 ["gain captured (pooled)", _f(r.get("gain_captured_pooled"), "{:.3f}")],
