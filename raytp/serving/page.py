@@ -216,8 +216,10 @@ def render_page(run_dir: str | Any) -> str:
             series["full"] = best_so_far_gain(trials["full"][trials["full"]["target"] == t], rec.single_task[t])
         if any(len(p) > 1 for p in series.values()):
             charts.append(line_chart_svg(series, t, margin))
-    charts_html = (f'<div class="charts" id="best-so-far">{"".join(charts)}</div><p class="small">Blue: pruned '
-                   'search (calibration and Optuna trials, in order); orange: full grid. Shaded: ± noise margin.</p>'
+    charts_html = (f'<div class="charts" id="best-so-far">{"".join(charts)}</div><p class="small">Test gain of the '
+                   'configuration validation F1 selects so far (it can fall: validation picks it, not test). Blue: '
+                   'pruned search (calibration and Optuna trials, in order); orange: full grid. Shaded: ± noise '
+                   'margin.</p>'
                    if charts else "<p>No search in this run yet.</p>")
 
     compare_html = ""
