@@ -271,3 +271,12 @@ def test_serve_config_is_a_valid_serve_deploy_config(runs):
     built = getattr(importlib.import_module(module), attr)({**application.args, "run_dir": runs["a"]})
     assert built._bound_deployment.name == DEPLOYMENT_NAME
     assert built._bound_deployment.init_kwargs["loopback_only"] is True
+
+
+def test_report_page_through_serve_with_the_token(app):
+    with httpx.Client(base_url=app["url"], timeout=30.0) as c:
+        assert c.get("/").status_code == 401
+        r = c.get(f"/?token={TOKEN}")
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+        assert 'id="verdicts"' in r.text and 'id="heatmap"' in r.text
+        assert c.get("/report", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
