@@ -281,8 +281,7 @@ def _add_page_routes(app: FastAPI, current: Callable[[], Recommender], expected:
                                                  "'unsafe-inline'; img-src data:"})
 
     app.add_api_route("/", page, methods=["GET"], include_in_schema=False)
-    app.add_api_route("/report", page, methods=["GET"], response_class=HTMLResponse,
-                      summary="The run's report page (HTML)")
+    app.add_api_route("/report", page, methods=["GET"], include_in_schema=False)  # HTML, not part of the JSON API
 
 
 # -- the app ---------------------------------------------------------------------------------------
