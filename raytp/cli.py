@@ -8,9 +8,9 @@ import argparse
 import os
 import sys
 
-from raytp.commands import compare, data, recommend, run, search, serve, train, verify
+from raytp.commands import compare, data, export, predict, recommend, run, search, serve, train, verify
 
-COMMANDS = (data, train, search, compare, run, recommend, serve, verify)  # in the order `raytp --help` lists them
+COMMANDS = (data, train, search, compare, run, recommend, serve, verify, export, predict)  # in the order `raytp --help` lists them
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,6 +37,10 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "insecure_no_ray_auth", False):
         os.environ["RAYTP_INSECURE_NO_RAY_AUTH"] = "1"  # read by raytp.runtime.cluster.prepare_ray_auth
     try:
+        if getattr(args, "json", False):  # one JSON object on stdout, nothing else (banners and logs: stderr)
+            from raytp.commands.common import json_stdout
+            with json_stdout():
+                return int(args.func(args) or 0)
         return int(args.func(args) or 0)
     except RaytpError as e:
         print(f"raytp: error: {e}", file=sys.stderr)

@@ -127,3 +127,4 @@ def calibration_sample(tasks: list[str], n: int, seed: int) -> list[tuple[str, s
                 chosen.append((s, t))
                 per_target[t] += 1
     return chosen
+

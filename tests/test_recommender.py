@@ -29,22 +29,54 @@ def test_tasks_match_single_task_json(full_run):
         assert t["hyperparameters"] == st[t["name"]]["hyperparameters"]
 
 
-def test_recommend_ranks_by_probability_and_marks_basis(full_run):
+def test_recommend_ranks_measured_by_gain_then_predicted_and_marks_basis(full_run):
     rec = Recommender.from_run_dir(full_run)
-    preds = RunDir(full_run).read_parquet("pair_predictions.parquet")
     out = rec.recommend("food", k=len(TASKS) - 1)
     assert out["target"] == "food"
     recs = out["recommendations"]
+    # the full search covers every pair except the one whose trials all failed: measured rows first, by gain
+    measured = [r for r in recs if r["basis"] == "measured"]
+    assert recs[: len(measured)] == measured and recs[-1]["source"] == "water"
+    gains = [r["observed_gain"] for r in measured]
+    assert gains == sorted(gains, reverse=True) and len(measured) == len(TASKS) - 2
+    m = out["noise_margin"]
+    for r in measured:
+        assert set(r["hyperparameters"]) == {"mode", "source_weight", "lr"}
+        assert r["interval"] == pytest.approx([r["observed_gain"] - m, r["observed_gain"] + m])
+        assert r["beyond_noise"] == (r["observed_gain"] > m) and r["rank_basis"].startswith("measured")
+    last = recs[-1]
+    assert last["basis"] == "predicted" and last["observed_gain"] is None and last["hyperparameters"] is None
+    assert last["interval"] is None and last["rank_basis"].startswith("predicted")
+
+
+def test_unmeasured_rows_are_ranked_by_probability(tmp_path):
+    write_run(tmp_path / "r", searches=())
+    run = RunDir(tmp_path / "r")
+    preds = run.read_parquet("pair_predictions.parquet")
+    recs = Recommender.from_run_dir(tmp_path / "r").recommend("food", len(TASKS) - 1)["recommendations"]
     expected = preds[preds.target == "food"].sort_values("probability", ascending=False)
     assert [r["source"] for r in recs] == list(expected.source)
-    assert [r["probability"] for r in recs] == pytest.approx(list(expected.probability))
-    # the full search covers every pair except the one whose trials all failed
-    for r in recs:
-        if r["source"] == "water":
-            assert r["basis"] == "predicted" and r["observed_gain"] is None and r["hyperparameters"] is None
+
+
+def test_verdict_agrees_with_the_measured_gains(full_run):
+    rec = Recommender.from_run_dir(full_run)
+    m = rec.margin
+    assert 0.01 <= m < 0.2
+    actions = set()
+    for t in TASKS:
+        v = rec.verdict(t)
+        gains = {p[0]: x.observed_gain for p, x in rec.measured.items() if p[1] == t}
+        best = max(gains, key=gains.get)
+        actions.add(v["action"])
+        assert v["best_tried"]["source"] == best
+        if gains[best] > m:
+            assert v["action"] == "co-train" and v["source"] == best and v["expected_gain"] == gains[best]
+            assert v["text"].startswith(f"co-train with {best} ({v['mode']}")
+            assert v["interval"][0] > 0
         else:
-            assert r["basis"] == "measured" and isinstance(r["observed_gain"], float)
-            assert set(r["hyperparameters"]) == {"mode", "source_weight", "lr"}
+            assert v["action"] == "alone" and v["source"] is None
+            assert v["text"].startswith("train alone: no searched pair beats") and f"best tried: {best}" in v["text"]
+    assert "co-train" in actions
 
 
 def test_observed_gain_is_gain_of_best_val_trial(full_run):
@@ -138,8 +170,9 @@ def test_cli_recommend_from_run_dir(full_run, capsys):
     assert json.loads(capsys.readouterr().out) == Recommender.from_run_dir(full_run).recommend("food", 3)
     assert main(["recommend", "--run", str(full_run), "--target", "food"]) == 0
     table = capsys.readouterr().out.splitlines()
-    assert table[0] == "sources for target 'food'" and table[1].split()[:2] == ["rank", "source"]
-    assert len(table) == 3 + 5 and "measured" in table[3]
+    assert table[0] == "verdict for 'food': " + Recommender.from_run_dir(full_run).verdict("food")["text"]
+    assert table[1] == "sources for target 'food'" and table[2].split()[:2] == ["rank", "source"]
+    assert len(table) == 4 + 5 and "measured" in table[4]
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -19,7 +19,9 @@ def run(args: argparse.Namespace) -> int:
     from raytp.report import compare_run
     from raytp.rundir import RunDir
     from raytp.rundir.names import REPORT_MD
+    from raytp.serving.page import write_page
     report = compare_run(RunDir(args.run))
+    write_page(RunDir(args.run))  # the page, now with the pruned-vs-full comparison
     if args.json:
         print_json(report)
     else:

@@ -64,17 +64,23 @@ def ask_service(url: str, target: str, k: int | None, token: str | None, timeout
 
 
 def format_table(answer: dict[str, Any]) -> str:
-    """A readable table of one answer."""
+    """The verdict, then a readable table of the ranked sources (each row with its basis)."""
+    lines = []
+    if answer.get("verdict"):  # a v1 server before verdicts answers without one
+        lines.append(f"verdict for {answer['target']!r}: {answer['verdict']['text']}")
     recs = answer["recommendations"]
     if not recs:
-        return f"no sources known for target {answer['target']!r} (the run has no pair predictions or searches)"
-    header = ["rank", "source", "P(beneficial)", "observed gain", "basis", "hyperparameters"]
+        return "\n".join([*lines, f"no sources known for target {answer['target']!r} "
+                                   "(the run has no pair predictions or searches)"])
+    from raytp.serving.verdict import format_hyperparameters
+    header = ["rank", "source", "basis", "test gain", "interval", "P(beneficial)", "mode", "hyperparameters"]
     rows = []
     for i, r in enumerate(recs, 1):
-        p, g, hp = r["probability"], r["observed_gain"], r["hyperparameters"]
-        rows.append([str(i), r["source"], "-" if p is None else f"{p:.3f}", "-" if g is None else f"{g:+.4f}",
-                     r["basis"], "-" if not hp else " ".join(f"{a}={b}" for a, b in hp.items())])
+        p, g, hp, iv = r["probability"], r["observed_gain"], r["hyperparameters"], r.get("interval")
+        rows.append([str(i), r["source"], r["basis"], "-" if g is None else f"{g:+.4f}",
+                     "-" if not iv else f"{iv[0]:+.3f}..{iv[1]:+.3f}", "-" if p is None else f"{p:.3f}",
+                     (hp or {}).get("mode") or "-", format_hyperparameters(hp)])
     widths = [max(len(x) for x in col) for col in zip(header, *rows)]
     line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
-    return "\n".join([f"sources for target {answer['target']!r}", line(header), line(["-" * w for w in widths]),
-                      *map(line, rows)])
+    return "\n".join([*lines, f"sources for target {answer['target']!r}", line(header),
+                      line(["-" * w for w in widths]), *map(line, rows)])

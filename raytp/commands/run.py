@@ -24,13 +24,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from raytp.commands.recommend import format_table
-    from raytp.serving.recommender import Recommender
-    from raytp.report.tables import single_task_table
-    from raytp.runtime.job import run_pipeline
     from raytp.rundir import RunDir
+    from raytp.rundir.names import REPORT, REPORT_MD, REPORT_PAGE
     from raytp.rundir.records import read_single_task
-    from raytp.rundir.names import REPORT, REPORT_MD
+    from raytp.runtime.job import run_pipeline
+    from raytp.serving.recommender import Recommender
+    from raytp.serving.verdict import verdict_table
 
     cfg = config_from_args(args)
     if args.trust:
@@ -38,17 +37,21 @@ def run(args: argparse.Namespace) -> int:
     summary = run_pipeline(cfg, args.out, resume=args.resume, with_full=args.with_full, progress=not args.json)
     rec = Recommender.from_run_dir(args.out)
     k = max(1, min(args.k, len(cfg.data.tasks) - 1))
-    single = read_single_task(RunDir(args.out))
-    answers = {t: rec.recommend(t, k) for t in single.trained(cfg.data.tasks)}
+    targets = read_single_task(RunDir(args.out)).trained(cfg.data.tasks)
+    answers = {t: rec.recommend(t, k) for t in targets}
     if args.json:
         report = RunDir(args.out).read_json(REPORT) if args.with_full else None
-        print_json({**summary, "recommendations": answers, "report": report})
+        print_json({**summary, "verdicts": [rec.verdict(t) for t in targets], "recommendations": answers,
+                    "report": report})
         return 0
-    print("\n" + single_task_table(single))
-    for answer in answers.values():
-        print("\n" + format_table(answer))
+    print("\n" + verdict_table([rec.verdict(t) for t in targets]))
+    print(f"\n{rec.verdict(targets[0])['rule']}" if targets else "")
+    print(f"\nrun directory: {args.out}")
     if args.with_full:
-        print("\n" + RunDir(args.out).read_text(REPORT_MD).split("## Ranking")[0].strip())
-        print(f"\nfull report: {args.out}/report.md (plots in {args.out}/plots/)")
-    print(f"\nrun directory: {args.out}  (serve it: raytp serve --run {args.out})")
+        print(f"report:        {args.out}/{REPORT_MD} (plots in {args.out}/plots/)")
+    if RunDir(args.out).has(REPORT_PAGE):
+        print(f"page:          {args.out}/{REPORT_PAGE} (open it, or `raytp serve --run {args.out}` and visit "
+              "http://127.0.0.1:8000/)")
+    if targets:
+        print(f"per target:    raytp recommend --run {args.out} --target {targets[0]}")
     return 0

@@ -14,6 +14,8 @@ RUN_DIR/
   search_<name>.json       that search's summary (noise margin, replication, best pairs)
   pipeline.json            per-stage costs of `raytp run`
   report.json, report.md   the pruned-vs-full comparison; plots/ its figures
+  report.html              the page: verdicts, pair heatmaps, best-so-far gain (raytp.serving.page)
+  models/<target>/         model.safetensors + model.json: the model the target's verdict recommends
   tune/                    Ray Tune's experiment state (resume)
   tune_state/<exp>.json    checksums of the Tune state a resume unpickles, under this user's HMAC
 ```
@@ -31,6 +33,7 @@ PRUNING = "pruning.json"
 PIPELINE = "pipeline.json"
 REPORT = "report.json"
 REPORT_MD = "report.md"
+REPORT_PAGE = "report.html"
 PLOTS = "plots"
 TUNE = "tune"
 
@@ -66,6 +69,19 @@ def checkpoint_path(task: str) -> str:
 
 def signature_path(task: str) -> str:
     return f"single_task/{task}/signature.safetensors"
+
+
+MODEL_WEIGHTS = "model.safetensors"  # a kept model's files, in the run directory and in an exported model directory
+MODEL_META = "model.json"
+
+
+def model_weights_path(target: str) -> str:
+    """The kept model of ``target`` (what its verdict recommends)."""
+    return f"models/{target}/{MODEL_WEIGHTS}"
+
+
+def model_meta_path(target: str) -> str:
+    return f"models/{target}/{MODEL_META}"
 
 
 def artifact_kind(rel: str) -> str:

@@ -95,5 +95,10 @@ def run_pipeline(cfg: ExperimentConfig, run_dir: str, resume: bool = False, with
                 f = run_full_search(cfg, ds, single, run, progress=progress, resume=resume)
                 record("full_search", {"wall_s": f["wall_s"], "compute_s": f["compute_s"], "trials": f["trials"]})
             compare_run(run)
+    from raytp.serving.kept import keep_models
+    _log(progress, "keeping the recommended model of each target (models/<target>/)")
+    record("models", keep_models(cfg, ds, run, resume=resume))
     record("pipeline", {"wall_s": time.perf_counter() - start + stages.get("pipeline", {}).get("wall_s", 0.0)})
+    from raytp.serving.page import write_page
+    write_page(run)  # the page a user looks at: verdicts, pair heatmaps, best-so-far gain (report.html)
     return {"stages": stages, "run_dir": str(run.root)}

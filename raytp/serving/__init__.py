@@ -1,4 +1,4 @@
-"""Serving recommendations (pure, no Ray): the recommender over a run directory and its HTTP app.
+"""Serving recommendations (pure, no Ray): the recommender over a run directory, its verdicts and its HTTP app.
 
 The Ray Serve deployment that wraps the app lives in ``raytp.runtime.serve``."""
 

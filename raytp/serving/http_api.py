@@ -1,7 +1,7 @@
 """The recommender's HTTP API: a FastAPI app factory, free of Ray (Serve wraps it; the benchmark runs it bare).
 
 Routes (OpenAPI at ``/docs``): ``GET /healthz``, ``GET /v1/tasks``, ``POST /v1/recommend``,
-``GET /v1/pairs/{source}/{target}``, ``GET /v1/run``.
+``GET /v1/pairs/{source}/{target}``, ``GET /v1/run``; the report page at ``GET /`` and ``GET /report``.
 
 Every error is JSON ``{"error": {"code": ..., "message": ...}}``:
 
@@ -32,7 +32,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -92,11 +92,33 @@ class Recommendation(BaseModel):
     observed_gain: float | None = Field(description="Target F1 gain of the best-validation searched trial, if searched.")
     hyperparameters: dict[str, Any] | None = Field(description="Settings of that trial, if searched.")
     basis: Literal["measured", "predicted"]
+    interval: list[float] | None = Field(None, description="Measured pairs: gain ± the run's noise margin.")
+    beyond_noise: bool | None = Field(None, description="Measured pairs: the gain exceeds the noise margin.")
+    seed_sd: float | None = Field(None, description="Seed SD of the measured configuration's test F1.")
+    rank_basis: str | None = Field(None, description="Why the row sits where it does (measured gain or prediction).")
+
+
+class Verdict(BaseModel):
+    target: str
+    action: Literal["co-train", "alone"]
+    text: str = Field(description="The one line a user reads.")
+    source: str | None
+    mode: str | None
+    hyperparameters: dict[str, Any] | None
+    expected_gain: float | None
+    interval: list[float] | None
+    noise_margin: float
+    seeds: int
+    searched_pairs: int
+    best_tried: dict[str, Any] | None
+    rule: str
 
 
 class RecommendResponse(BaseModel):
     target: str
     recommendations: list[Recommendation]
+    verdict: Verdict | None = Field(None, description="Added in v1: co-train with one source, or train alone.")
+    noise_margin: float | None = Field(None, description="Added in v1: the run's noise margin in F1 points.")
 
 
 class Baseline(BaseModel):
@@ -293,6 +315,36 @@ def _replay(body: bytes, receive: Callable) -> Callable:
     return replay
 
 
+# -- the report page -------------------------------------------------------------------------------
+def _add_page_routes(app: FastAPI, current: Callable[[], Recommender], expected: bytes | None) -> None:
+    """``GET /`` and ``GET /report``: the run's report page (``report.html``, or rendered from the run directory when
+    the run has none yet). Same token rule as /v1; a browser, which cannot set a header, may pass ``?token=``."""
+    cache: dict[int, str] = {}
+
+    def page(request: Request) -> HTMLResponse:
+        if expected is not None:
+            auth = request.headers.get("authorization", "")
+            given = (auth[7:] if auth.lower().startswith("bearer ") else request.query_params.get("token", "")).encode()
+            if not hmac.compare_digest(given, expected):
+                raise ApiError(401, "unauthorized", "missing or wrong token (Authorization: Bearer <token>, or "
+                                                    "?token=<token> in a browser)",
+                               headers={"WWW-Authenticate": "Bearer"})
+        rec = current()
+        key = id(rec)
+        if key not in cache:
+            from raytp.serving.page import PAGE, render_page
+            from raytp.rundir import RunDir
+            run = RunDir(rec.run_dir)
+            cache.clear()
+            cache[key] = run.read_text(PAGE) if run.has(PAGE) else render_page(run)
+        return HTMLResponse(cache[key], headers={"Cache-Control": "no-store",
+                                                 "Content-Security-Policy": "default-src 'none'; style-src "
+                                                 "'unsafe-inline'; img-src data:"})
+
+    app.add_api_route("/", page, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/report", page, methods=["GET"], include_in_schema=False)  # HTML, not part of the JSON API
+
+
 # -- the app ---------------------------------------------------------------------------------------
 def create_app(get_recommender: Callable[[], Recommender | None], token: str | None = None,
                max_body: int = MAX_BODY_BYTES, loopback_only: bool = False,
@@ -349,6 +401,7 @@ def create_app(get_recommender: Callable[[], Recommender | None], token: str | N
         return JSONResponse(current().info())
 
     app.include_router(v1)
+    _add_page_routes(app, current, expected)
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:

@@ -10,7 +10,9 @@ precomputes every answer, so queries are dictionary look-ups.
 - ``basis``: ``"measured"`` when the pair was searched, ``"predicted"`` when it only has a prediction.
   Pairs with neither are not recommended (``pair()`` still describes them, with basis ``"none"``).
 
-Sources are ranked by probability (highest first); pairs without a probability follow, by observed gain.
+Sources are ranked by what is known (``raytp.serving.verdict``): measured pairs by their gain (with its interval:
+gain ± the run's noise margin), then unmeasured pairs by probability; each row says its basis (``rank_basis``).
+``recommend()`` also returns the target's ``verdict``: co-train with one source, or train alone.
 """
 
 from __future__ import annotations
@@ -25,10 +27,11 @@ import pandas as pd
 
 from raytp.errors import RaytpError, RunDirError
 from raytp.rundir import RunDir
-from raytp.rundir.names import PAIR_PREDICTIONS, SEARCH_FULL, SEARCH_PRUNED, SINGLE_TASK
+from raytp.rundir.names import CALIBRATION, PAIR_PREDICTIONS, SEARCH_FULL, SEARCH_PRUNED, SINGLE_TASK
+from raytp.serving.verdict import Evidence, decide, rank_rows
 from raytp.task_names import task_name_problem
 
-SEARCHES = {"pruned": SEARCH_PRUNED, "full": SEARCH_FULL}
+SEARCHES = {"pruned": SEARCH_PRUNED, "full": SEARCH_FULL, "calibration": CALIBRATION}
 DEFAULT_K = 5
 
 __all__ = ["Recommender", "UnknownTaskError", "QueryError", "DEFAULT_K"]
@@ -87,11 +90,14 @@ class Recommender:
     measured: dict[tuple[str, str], _Measured] = field(default_factory=dict)
     artifacts: list[str] = field(default_factory=list)
     config_fingerprint: str | None = None
+    margin: float = 0.01
+    seeds: int = 3
     loaded_at: float = field(default_factory=time.time)
 
     def __post_init__(self) -> None:
         self._task_list = [self._task_entry(t) for t in sorted(self.single_task)]
         self._ranked = {t: self._rank(t) for t in self.single_task}
+        self._verdicts = {t: decide(t, self._evidence(t), self.margin, self.seeds) for t in self.single_task}
 
     # -- loading -------------------------------------------------------------------------------
     @classmethod
@@ -133,10 +139,13 @@ class Recommender:
                 _require_columns(df, ["source", "target", "f1_val", "gain"], run.root / rel)
                 frames.append(df.assign(_searched_in=label))
                 used.append(rel)
-        measured = _best_trials(pd.concat(frames, ignore_index=True)) if frames else {}
+        trials = pd.concat(frames, ignore_index=True) if frames else None
+        measured = _best_trials(trials) if trials is not None else {}
+        margin, seeds = _noise(run, trials, st)
 
         return cls(run_dir=str(run.root), single_task=single, probabilities=probabilities, kept=kept,
-                   measured=measured, artifacts=used, config_fingerprint=st.get("config_fingerprint"))
+                   measured=measured, artifacts=used, config_fingerprint=st.get("config_fingerprint"),
+                   margin=margin, seeds=seeds)
 
     # -- queries -------------------------------------------------------------------------------
     def tasks(self) -> list[dict[str, Any]]:
@@ -156,7 +165,17 @@ class Recommender:
             k = min(DEFAULT_K, self.max_k())
         if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= self.max_k():
             raise QueryError(f"k must be an integer between 1 and {self.max_k()} (the number of other tasks), got {k!r}")
-        return {"target": target, "recommendations": self._ranked[target][:k]}
+        return {"target": target, "recommendations": self._ranked[target][:k], "verdict": self.verdict(target),
+                "noise_margin": self.margin}
+
+    def verdict(self, target: str) -> dict[str, Any]:
+        """Co-train with one source (mode, settings, expected gain and interval) or train alone, and why."""
+        self._check_task(target, "target")
+        return dict(self._verdicts[target])
+
+    def verdicts(self) -> list[dict[str, Any]]:
+        """The verdict of every task, by name."""
+        return [self.verdict(t) for t in self.task_names()]
 
     def pair(self, source: str, target: str) -> dict[str, Any]:
         """Everything known about one ordered pair (source -> target)."""
@@ -182,7 +201,7 @@ class Recommender:
         """Which run directory and artifacts the answers rest on."""
         return {"run_dir": self.run_dir, "artifacts": list(self.artifacts), "config_fingerprint": self.config_fingerprint,
                 "tasks": len(self.single_task), "predicted_pairs": len(self.probabilities),
-                "measured_pairs": len(self.measured), "loaded_at": self.loaded_at}
+                "measured_pairs": len(self.measured), "loaded_at": self.loaded_at, "noise_margin": self.margin}
 
     # -- internals -----------------------------------------------------------------------------
     def _check_task(self, name: str, role: str) -> None:
@@ -206,14 +225,21 @@ class Recommender:
                 "observed_gain": None if m is None else m.observed_gain,
                 "hyperparameters": None if m is None else dict(m.hyperparameters), "basis": basis}
 
-    def _rank(self, target: str) -> list[dict[str, Any]]:
-        rows = [self._summary(s, target) for s in self.single_task if s != target]
-        rows = [r for r in rows if r["basis"] != "none"]
+    def _evidence(self, target: str) -> list[Evidence]:
+        out = []
+        for s in sorted(self.single_task):
+            if s == target:
+                continue
+            m = self.measured.get((s, target))
+            out.append(Evidence(source=s, probability=self.probabilities.get((s, target)),
+                                gain=None if m is None else m.observed_gain,
+                                seed_sd=None if m is None else _num(m.best_trial.get("f1_test_sd")),
+                                hyperparameters=None if m is None else dict(m.hyperparameters)))
+        return out
 
-        def key(r: dict[str, Any]) -> tuple:
-            p, g = r["probability"], r["observed_gain"]
-            return (p is None, -(p or 0.0), g is None, -(g or 0.0), r["source"])
-        return sorted(rows, key=key)
+    def _rank(self, target: str) -> list[dict[str, Any]]:
+        return [{**self._summary(e.source, target), **extra}
+                for e, extra in rank_rows(self._evidence(target), self.margin)]
 
 
 def _require_columns(df: pd.DataFrame, cols: list[str], path: Path) -> None:
@@ -222,12 +248,32 @@ def _require_columns(df: pd.DataFrame, cols: list[str], path: Path) -> None:
         raise RunDirError(f"{path}: missing column(s) {missing}")
 
 
+def _noise(run: RunDir, trials: pd.DataFrame | None, single_task: dict[str, Any]) -> tuple[float, int]:
+    """The run's noise margin and seeds: the search's own rule (``raytp.search.outcomes``) over every searched trial
+    and baseline, with the run's config (defaults when the run directory has none)."""
+    from raytp.config import SearchConfig
+    from raytp.rundir.layout import load_run_config
+    from raytp.rundir.names import CONFIG
+    from raytp.search.outcomes import noise_margin, pooled_seed_sd
+    if run.has(CONFIG):
+        cfg = load_run_config(run)
+        search, seeds = cfg.search, cfg.train.seeds
+    else:
+        tasks = single_task.get("tasks", {})
+        search = SearchConfig()
+        seeds = int(next((v.get("seeds") for v in tasks.values() if isinstance(v, dict) and v.get("seeds")), 3))
+    df = trials if trials is not None and "f1_test_sd" in trials else pd.DataFrame({"status": [], "f1_test_sd": []})
+    if "status" not in df:
+        df = df.assign(status="ok")
+    return noise_margin(pooled_seed_sd(df, single_task.get("tasks", {})), seeds, search), seeds
+
+
 def _best_trials(df: pd.DataFrame) -> dict[tuple[str, str], _Measured]:
     """Per pair: the ok trial with the best f1_val (its gain and hp_* values), trial counts, which tables."""
     status = df["status"].astype(str) if "status" in df.columns else pd.Series("ok", index=df.index)
     ok_mask = (status == "ok") & df["f1_val"].notna()
     hp_cols = [c for c in df.columns if c.startswith("hp_")]
-    detail_cols = [c for c in ["trial_id", "f1_val", "f1_test", "baseline_f1_val", "baseline_f1_test", "gain",
+    detail_cols = [c for c in ["trial_id", "f1_val", "f1_test", "f1_test_sd", "baseline_f1_val", "baseline_f1_test", "gain",
                                "gain_val", "beneficial", "harmful", "compute_s"] if c in df.columns]
     out: dict[tuple[str, str], _Measured] = {}
     for (src, tgt), g in df.groupby(["source", "target"], sort=False):

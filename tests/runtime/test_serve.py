@@ -314,3 +314,12 @@ def test_serve_already_running_with_other_http_options_is_refused(app, runs):
         with pytest.raises(RaytpError, match="already running on this cluster with HTTP on 127.0.0.1"):
             run_local(runs["b"], host=host, port=p)
     assert app["client"].get("/v1/tasks").status_code == 200  # the running app was left alone
+
+
+def test_report_page_through_serve_with_the_token(app):
+    with httpx.Client(base_url=app["url"], timeout=30.0) as c:
+        assert c.get("/").status_code == 401
+        r = c.get(f"/?token={TOKEN}")
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+        assert 'id="verdicts"' in r.text and 'id="heatmap"' in r.text
+        assert c.get("/report", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
