@@ -25,6 +25,7 @@ def main() -> int:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--tasks", help="comma-separated tasks (default: the config's 8 default tasks)")
     p.add_argument("--no-control", action="store_true", help="skip the shuffled-label source control")
+    p.add_argument("--no-replicate", action="store_true", help="skip the fresh-seed replication of labelled pairs")
     args = p.parse_args()
     tasks = [t for t in (args.tasks or ",".join(DEFAULT_TASKS)).split(",") if t]
     overrides = {"data.tasks": tasks, "name": "bench-full-search"}
@@ -45,7 +46,7 @@ def main() -> int:
     single_wall = time.perf_counter() - t0
     ds = load_experiment_data(cfg)
     with ray_session(cfg.resources):
-        summary = run_full_search(cfg, ds, single, RunDir(run_dir), progress=True, replicate=True,
+        summary = run_full_search(cfg, ds, single, RunDir(run_dir), progress=True, replicate=not args.no_replicate,
                                   control=not args.no_control)
     df = RunDir(run_dir).read_parquet("search_full.parquet")
     ok = df[df["status"] == "ok"]

@@ -1,4 +1,12 @@
-"""Seeded example subsets: a task's training labels as a target or a source, evaluation splits."""
+"""Seeded example subsets: a task's training labels as a target or a source, evaluation splits.
+
+**The label budget** (one rule for everything the pipeline decides from: pair features, task
+statistics, LogME, the predictor's training data and thresholds): a task's labels may be read
+only on its ``max_train`` target training examples (``target_train``) when it plays the target,
+its ``source_max_train`` examples (``source_train``) when it plays the source, and its
+validation examples (``eval_split``). Test labels and every other training label are out of
+budget (``in_budget`` marks the examples a task's labels may be read on at all).
+"""
 
 from __future__ import annotations
 
@@ -33,6 +41,27 @@ def source_train(ds: MultiTaskDataset, task: str, cfg: DataConfig) -> np.ndarray
 def eval_split(ds: MultiTaskDataset, task: str, split: str, cfg: DataConfig) -> np.ndarray:
     """Validation or test examples of ``task`` (capped by ``max_eval``)."""
     return _first_n(ds, split, task, cfg.max_eval, cfg.subset_seed + 1)
+
+
+def pair_label_examples(ds: MultiTaskDataset, source: str, target: str, cfg: DataConfig) -> np.ndarray:
+    """Training examples both tasks of source -> target have labels for within their budgets (sorted)."""
+    return np.intersect1d(source_train(ds, source, cfg), target_train(ds, target, cfg))
+
+
+def validation_labels(ds: MultiTaskDataset, task: str, idx: np.ndarray, cfg: DataConfig) -> np.ndarray:
+    """``task``'s labels on ``idx``, ``MISSING`` wherever ``idx`` is outside its validation budget."""
+    idx = np.asarray(idx, dtype=np.int64)
+    y = ds.y(task, idx)
+    y[~np.isin(idx, eval_split(ds, task, "validation", cfg))] = MISSING
+    return y
+
+
+def in_budget(ds: MultiTaskDataset, task: str, cfg: DataConfig) -> np.ndarray:
+    """Boolean mask over examples: where any role of ``task`` may read its label (see the module docstring)."""
+    mask = np.zeros(len(ds), dtype=bool)
+    for idx in (target_train(ds, task, cfg), source_train(ds, task, cfg), eval_split(ds, task, "validation", cfg)):
+        mask[idx] = True
+    return mask
 
 
 def probe_shares(available: dict[str, int], size: int) -> dict[str, int]:
