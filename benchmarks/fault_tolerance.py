@@ -51,7 +51,7 @@ def make_run(path: Path, cfg_dict: dict[str, Any]) -> tuple[Path, list[tuple]]:
     from raytp.models.registry import make_backend
     from raytp.models.single import run_task
     from raytp.search.space import full_space
-    from raytp.store import RunDir
+    from raytp.rundir import RunDir
     cfg = config_from_dict(cfg_dict)
     ds = load_experiment_data(cfg)
     backend = make_backend(cfg.backend)
@@ -138,7 +138,7 @@ def kill_and_resume(run: Path, expected: list[tuple], kill_after_done: int, time
     after = trial_progress(run)
     rerun = [k for k, v in done_before.items() if after.get(k, {}).get("last") != v["last"]]
 
-    from raytp.store import RunDir
+    from raytp.rundir import RunDir
     df = RunDir(run).read_parquet("search_full.parquet")
     lr = df["hp_lr"] if "hp_lr" in df else pd.Series([None] * len(df))
     got = [(s, t, m, None if expected[0][3] is None else float(v))

@@ -39,7 +39,7 @@ def main() -> int:
     from raytp.data import load_experiment_data
     from raytp.runtime.cluster import ray_session
     from raytp.runtime.tune_search import run_full_search
-    from raytp.store import RunDir
+    from raytp.rundir import RunDir
 
     t0 = time.perf_counter()
     single = train(cfg, run_dir, progress=True)

@@ -20,10 +20,11 @@ from _common import machine, parser, write_json  # noqa: E402
 from sklearn.metrics import roc_auc_score  # noqa: E402
 
 from raytp.config import PruneConfig  # noqa: E402
-from raytp.pipeline import PAIR_FEATURES, knowledge_base  # noqa: E402
+from raytp.pipeline import knowledge_base  # noqa: E402
+from raytp.rundir.names import PAIR_FEATURES  # noqa: E402
 from raytp.predict import TransferPredictor  # noqa: E402
 from raytp.report import pair_truth  # noqa: E402
-from raytp.store import RunDir  # noqa: E402
+from raytp.rundir import RunDir  # noqa: E402
 
 
 def held_out_auc(held: str, kb_runs: list[str], feature: str) -> dict:

@@ -28,7 +28,7 @@ def ablation_table(run_dir: Path) -> dict:
     """Leave-targets-out metrics of the learned predictor per feature group, and of each baseline score."""
     from raytp.predict import ablation, evaluate_scores
     from raytp.report import pair_truth
-    from raytp.store import RunDir
+    from raytp.rundir import RunDir
     run = RunDir(run_dir)
     feats = run.read_parquet("pair_features.parquet")
     truth = pair_truth(run.read_parquet("search_full.parquet"))
@@ -63,8 +63,8 @@ def main() -> int:
         overrides.update({"data.source_max_train": 1500, "train.seeds": 2, "train.epochs": 4,
                           "search.replicate": False})
     if args.reuse:
-        from raytp.stages import load_run_config
-        from raytp.store import RunDir
+        from raytp.rundir import load_run_config
+        from raytp.rundir import RunDir
         base = load_run_config(RunDir(args.reuse)).model_dump(mode="json")
         base.pop("prune", None)  # the pruned side is rebuilt with today's defaults (+ flags)
         import yaml
@@ -79,8 +79,8 @@ def main() -> int:
     if len(cfg.data.tasks) < 3:
         raise SystemExit("need at least 3 tasks")
 
-    from raytp.runtime.pipeline import run_pipeline
-    from raytp.store import RunDir
+    from raytp.runtime.job import run_pipeline
+    from raytp.rundir import RunDir
     if args.reuse:  # keep the single-task stage and the full search; redo everything on the pruned side
         run = RunDir(run_dir)
         for rel in ("pair_features.parquet", "pair_predictions.parquet", "predictor.json", "pruning.json",

@@ -254,8 +254,8 @@ def _wait_ready(url: str, timeout: float = 120.0) -> None:
 def _bare_server(run_dir: str, port: int) -> None:
     import uvicorn
 
-    from raytp.http_api import create_app
-    from raytp.recommender import Recommender
+    from raytp.serving.http_api import create_app
+    from raytp.serving.recommender import Recommender
     rec = Recommender.from_run_dir(run_dir)
     uvicorn.run(create_app(lambda: rec), host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
@@ -361,7 +361,7 @@ def main() -> int:
     if requests < args.concurrency or args.concurrency < 1:
         p.error("--requests must be >= --concurrency >= 1")
 
-    from raytp.recommender import Recommender
+    from raytp.serving.recommender import Recommender
     with tempfile.TemporaryDirectory(prefix="serve_load_") as tmp:
         run_dir = args.run
         if run_dir is None:

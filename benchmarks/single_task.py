@@ -62,7 +62,7 @@ def stage(cfg_dict: dict, workers: int, out: Path) -> dict:
     import ray
 
     from raytp.runtime.single_task import run_single_task_stage
-    from raytp.stages import prepare_run_dir
+    from raytp.rundir import prepare_run_dir
     cfg = config_from_dict({**cfg_dict, "resources": {"workers": workers, "cpus_per_worker": 1.0}})
     ds = load_experiment_data(cfg)
     run = prepare_run_dir(str(out), cfg)

@@ -13,8 +13,8 @@ from typing import Any
 
 from raytp.config import ExperimentConfig, load_config
 from raytp.data import load_experiment_data
-from raytp.stages import check_run_dir, load_run_config, prepare_run_dir
-from raytp.store import RunDir
+from raytp.rundir import check_run_dir, load_run_config, prepare_run_dir
+from raytp.rundir import RunDir, names
 
 __all__ = ["load_config", "train", "read_results", "run_config"]
 
@@ -41,10 +41,11 @@ def read_results(run_dir: str | Path) -> dict[str, Any]:
     """Every result table/summary present in a run directory (checksums verified)."""
     run = RunDir(run_dir)
     out: dict[str, Any] = {}
-    for rel in ("single_task.json", "search_full.json", "search_pruned.json", "report.json", "pruning.json"):
+    for rel in (names.SINGLE_TASK, names.search_summary("full"), names.search_summary("pruned"), names.REPORT,
+                names.PRUNING):
         if run.has(rel):
             out[rel.rsplit(".", 1)[0]] = run.read_json(rel)
-    for rel in ("search_full.parquet", "search_pruned.parquet", "pair_features.parquet", "pair_predictions.parquet"):
+    for rel in (names.SEARCH_FULL, names.SEARCH_PRUNED, names.PAIR_FEATURES, names.PAIR_PREDICTIONS):
         if run.has(rel):
             out[rel.replace(".", "_")] = run.read_parquet(rel)
     return out

@@ -26,14 +26,9 @@ from raytp.predict import TransferPredictor, build_pruning_plan
 from raytp.profiling.pair_features import pair_features
 from raytp.profiling.signatures import load_signatures, probe_fingerprint
 from raytp.profiling.textemb import task_vectors, textemb_table
+from raytp.rundir import RunDir, read_single_task, signature_path
+from raytp.rundir.names import PAIR_FEATURES, PAIR_PREDICTIONS, PREDICTOR, PRUNING, SEARCH_FULL, SEARCH_PRUNED
 from raytp.search.outcomes import validation_margin, validation_truth
-from raytp.stages import read_single_task, signature_path
-from raytp.store import RunDir
-
-PAIR_FEATURES = "pair_features.parquet"
-PAIR_PREDICTIONS = "pair_predictions.parquet"
-PREDICTOR = "predictor.json"
-PRUNING = "pruning.json"
 BASELINE_COLUMNS = {"random": "random", "label_phi": "label_phi", "textemb": "textemb", "logme": "logme"}
 
 
@@ -69,12 +64,12 @@ def calibration_labels(cfg: ExperimentConfig, features: pd.DataFrame, trials: pd
 
 def knowledge_base(paths: list[str]) -> pd.DataFrame:
     """Pair features + validation-labelled outcomes (one row per searched pair) from earlier run directories."""
-    from raytp.stages import load_run_config
+    from raytp.rundir import load_run_config
     frames = []
     for p in paths:
         run = RunDir(p)
         feats = run.read_parquet(PAIR_FEATURES)
-        searched = [rel for rel in ("search_full.parquet", "search_pruned.parquet") if run.has(rel)]
+        searched = [rel for rel in (SEARCH_FULL, SEARCH_PRUNED) if run.has(rel)]
         if searched:
             cfg, single = load_run_config(run), read_single_task(run)
         per_run = [calibration_labels(cfg, feats, run.read_parquet(rel), single)[0] for rel in searched]

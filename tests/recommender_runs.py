@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from raytp.store import RunDir
+from raytp.rundir import RunDir
 
 TASKS = ["food", "water", "shelter", "medical_help", "request", "floods"]
 

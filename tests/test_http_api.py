@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from raytp.http_api import PairResponse, RecommendResponse, RunInfo, TasksResponse, create_app
-from raytp.recommender import Recommender
+from raytp.serving.http_api import PairResponse, RecommendResponse, RunInfo, TasksResponse, create_app
+from raytp.serving.recommender import Recommender
 from tests.recommender_runs import BAD_REQUESTS, write_run
 
 TOKEN = "s3cret-token"

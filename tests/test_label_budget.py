@@ -16,10 +16,11 @@ import torch
 from raytp.config import ExperimentConfig
 from raytp.data.dataset import MultiTaskDataset
 from raytp.data.subsets import in_budget, pair_label_examples, probe_indices, source_train, target_train
-from raytp.pipeline import PAIR_FEATURES, PRUNING, calibration_labels, predict_stage
+from raytp.pipeline import calibration_labels, predict_stage
 from raytp.profiling.pair_features import label_phi, pair_features
 from raytp.profiling.textemb import task_vectors, textemb_table
-from raytp.store import RunDir
+from raytp.rundir import RunDir
+from raytp.rundir.names import PAIR_FEATURES, PRUNING
 
 TASKS = ["a", "b", "c", "d"]
 WORDS = {"a": "flood", "b": "water", "c": "food", "d": "roof"}

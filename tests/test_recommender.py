@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from raytp.errors import RaytpError, RunDirError
-from raytp.recommender import QueryError, Recommender, UnknownTaskError
-from raytp.store import RunDir
+from raytp.serving.recommender import QueryError, Recommender, UnknownTaskError
+from raytp.rundir import RunDir
 from tests.recommender_runs import TASKS, write_run
 
 

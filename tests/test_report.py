@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from raytp.report import compare, plot_report, report_markdown, selected_f1
+from raytp.report.comparison import compare, plot_report, report_markdown, selected_f1
 
 
 def _single():
@@ -75,7 +75,7 @@ def _two_points():
 
 
 def test_same_budget_simulation_uses_only_the_warm_start_point():
-    from raytp.report import at_point
+    from raytp.report.comparison import at_point
     full = _two_points()
     first = {"mode": "multitask", "lr_scale": 1.0}
     assert set(at_point(full, first)["trial_id"]) == {f"w{i}" for i in range(6)}

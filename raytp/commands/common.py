@@ -40,7 +40,7 @@ def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
 
 
 def print_json(obj: Any) -> None:
-    from raytp.store import _json_default
+    from raytp.rundir.store import _json_default
     json.dump(obj, sys.stdout, default=_json_default)
     sys.stdout.write("\n")
     sys.stdout.flush()

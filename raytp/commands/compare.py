@@ -11,16 +11,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("compare", help="compare the pruned search against the full grid",
                        description="Write report.json, report.md and plots/ (needs both searches in RUN_DIR).")
     p.add_argument("--run", required=True, metavar="RUN_DIR")
-    p.add_argument("--json", action="store_true", help="print report.json")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from raytp.runtime.pipeline import compare_run
-    from raytp.store import RunDir
+    from raytp.report import compare_run
+    from raytp.rundir import RunDir
+    from raytp.rundir.names import REPORT_MD
     report = compare_run(RunDir(args.run))
     if args.json:
         print_json(report)
     else:
-        print(RunDir(args.run).read_text("report.md"))
+        print(RunDir(args.run).read_text(REPORT_MD))
     return 0

@@ -28,7 +28,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.run is not None:
-        from raytp.recommender import Recommender
+        from raytp.serving.recommender import Recommender
         answer = Recommender.from_run_dir(args.run).recommend(args.target, args.k)
     else:
         answer = ask_service(args.url, args.target, args.k, args.token or os.environ.get("RAYTP_API_TOKEN"),

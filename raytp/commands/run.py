@@ -21,11 +21,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from raytp.commands.recommend import format_table
-    from raytp.recommender import Recommender
-    from raytp.report_tables import single_task_table
-    from raytp.runtime.pipeline import run_pipeline
-    from raytp.stages import read_single_task
-    from raytp.store import RunDir
+    from raytp.serving.recommender import Recommender
+    from raytp.report.tables import single_task_table
+    from raytp.runtime.job import run_pipeline
+    from raytp.rundir import RunDir, read_single_task
+    from raytp.rundir.names import REPORT, REPORT_MD
 
     cfg = config_from_args(args)
     summary = run_pipeline(cfg, args.out, resume=args.resume, with_full=args.with_full, progress=not args.json)
@@ -33,14 +33,14 @@ def run(args: argparse.Namespace) -> int:
     k = max(1, min(args.k, len(cfg.data.tasks) - 1))
     answers = {t: rec.recommend(t, k) for t in cfg.data.tasks if t in read_single_task(RunDir(args.out))["tasks"]}
     if args.json:
-        report = RunDir(args.out).read_json("report.json") if args.with_full else None
+        report = RunDir(args.out).read_json(REPORT) if args.with_full else None
         print_json({**summary, "recommendations": answers, "report": report})
         return 0
     print("\n" + single_task_table(read_single_task(RunDir(args.out))))
     for answer in answers.values():
         print("\n" + format_table(answer))
     if args.with_full:
-        print("\n" + RunDir(args.out).read_text("report.md").split("## Ranking")[0].strip())
+        print("\n" + RunDir(args.out).read_text(REPORT_MD).split("## Ranking")[0].strip())
         print(f"\nfull report: {args.out}/report.md (plots in {args.out}/plots/)")
     print(f"\nrun directory: {args.out}  (serve it: raytp serve --run {args.out})")
     return 0

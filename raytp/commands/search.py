@@ -7,8 +7,7 @@ from typing import Any
 
 from raytp.commands.common import print_json
 from raytp.errors import RunDirError
-
-PRUNING = "pruning.json"
+from raytp.rundir.names import PRUNING, search_summary, search_table
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -51,8 +50,8 @@ def read_pruning_plan(run_dir: Any) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     from raytp.data import load_experiment_data
     from raytp.runtime.cluster import ray_session
-    from raytp.stages import load_run_config, read_single_task
-    from raytp.store import RunDir
+    from raytp.rundir import load_run_config, read_single_task
+    from raytp.rundir import RunDir
 
     run_dir = RunDir(args.run)
     cfg = load_run_config(run_dir)
@@ -75,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         print_json(summary)
     else:
         print(format_summary(summary))
-        print(f"\nwrote {args.run}/search_{args.mode}.parquet and search_{args.mode}.json")
+        print(f"\nwrote {args.run}/{search_table(args.mode)} and {search_summary(args.mode)}")
     return 0
 
 

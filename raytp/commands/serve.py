@@ -22,7 +22,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from raytp.recommender import Recommender
+    from raytp.serving.recommender import Recommender
     rec = Recommender.from_run_dir(args.run)  # bad run dirs fail before Ray starts
     if not 1 <= args.port <= 65535:
         raise RaytpError(f"--port must be in 1..65535, got {args.port}")

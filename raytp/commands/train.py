@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 
 from raytp.commands.common import add_config_options, config_from_args, print_json
-from raytp.report_tables import single_task_table
+from raytp.report.tables import single_task_table
+from raytp.rundir.names import SINGLE_TASK
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -26,5 +27,5 @@ def run(args: argparse.Namespace) -> int:
         print_json(summary)
     else:
         print(single_task_table(summary))
-        print(f"\nwrote {args.out}/single_task.json")
+        print(f"\nwrote {args.out}/{SINGLE_TASK}")
     return 1 if summary["failed"] else 0

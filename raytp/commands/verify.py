@@ -16,7 +16,8 @@ from typing import Any
 
 from raytp.commands.common import print_json
 from raytp.errors import RunDirError
-from raytp.store import MANIFEST, RunDir
+from raytp.rundir import MANIFEST, RunDir
+from raytp.rundir.names import artifact_kind
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -30,16 +31,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def check_artifact(run_dir: RunDir, rel: str) -> None:
     """Raise RunDirError unless ``rel`` matches its checksum and loads as its type."""
-    if rel.endswith(".json"):
-        run_dir.read_json(rel)
-    elif rel.endswith(".parquet"):
-        run_dir.read_parquet(rel)
-    elif rel.endswith(".safetensors"):
-        run_dir.read_tensors(rel)
-    elif rel.endswith((".yaml", ".yml", ".md", ".txt", ".csv")):
-        run_dir.read_text(rel)
-    else:
-        run_dir.read_bytes(rel)
+    getattr(run_dir, f"read_{artifact_kind(rel)}")(rel)
 
 
 def verify_run(path: str) -> dict[str, Any]:

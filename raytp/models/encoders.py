@@ -170,7 +170,7 @@ def embed_texts(texts: Sequence[str], model_path: str | None = None, max_length:
 
     ``model_path``: a folder or cached hub name (None: the bundled MiniLM). The cache key is the
     model fingerprint, ``max_length`` and the sha256 of the texts; the write is atomic."""
-    from raytp.store import atomic_write_bytes
+    from raytp.rundir import atomic_write_bytes
     texts = list(texts)
     resolved = resolve_model_path(model_path)
     path = embedding_cache_path(texts, resolved, max_length, cache_dir) if use_cache else None

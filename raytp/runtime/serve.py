@@ -1,4 +1,4 @@
-"""The recommender as a Ray Serve application: one deployment whose FastAPI ingress is ``raytp.http_api``.
+"""The recommender as a Ray Serve application: one deployment whose FastAPI ingress is ``raytp.serving.http_api``.
 
 - ``build_app({"run_dir": ...})`` is the application builder (import path ``raytp.runtime.serve:build_app``) used by
   ``serve run`` / ``serve deploy`` / KubeRay ``serveConfigV2``; ``make_app(run_dir, token)`` for ``raytp serve``.
@@ -21,8 +21,8 @@ from ray import serve
 from ray.serve import Application
 
 from raytp.errors import RaytpError
-from raytp.http_api import LOOPBACK_HOSTS, TOKEN_ENV, create_app
-from raytp.recommender import Recommender
+from raytp.serving.http_api import LOOPBACK_HOSTS, TOKEN_ENV, create_app
+from raytp.serving.recommender import Recommender
 from raytp.runtime.serve_env import LOGGING_CONFIG
 
 __all__ = ["APP_NAME", "DEPLOYMENT_NAME", "RecommenderService", "build_app", "is_loopback", "make_app", "run_local"]

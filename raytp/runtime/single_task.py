@@ -21,8 +21,8 @@ from raytp.config import ExperimentConfig, config_from_dict
 from raytp.data.dataset import MultiTaskDataset
 from raytp.errors import RaytpError
 from raytp.runtime.cluster import check_fits
-from raytp.stages import SINGLE_TASK, checkpoint_path, signature_path, task_summary_path
-from raytp.store import RunDir
+from raytp.rundir.names import SINGLE_TASK, checkpoint_path, signature_path, task_runs_path, task_summary_path
+from raytp.rundir import RunDir
 
 
 class TaskTrainer:
@@ -166,6 +166,6 @@ def _store_task_result(run: RunDir, cfg: ExperimentConfig, result: dict[str, Any
                     "checkpoint": checkpoint_path(task), "node": result["node"], "device": result["device"],
                     "node_id": result["node_id"], "gpu_ids": result["gpu_ids"],
                     "signature": signature_path(task) if result.get("signature") is not None else None})
-    run.write_json(f"single_task/{task}/runs.json", result["runs"])
+    run.write_json(task_runs_path(task), result["runs"])
     run.write_json(task_summary_path(task), summary)
     return summary

@@ -28,7 +28,7 @@ from raytp.errors import RaytpError
 from raytp.runtime.cluster import check_fits
 from raytp.search.outcomes import OK, add_gains, label_rows, noise_margin, pair_outcomes, pooled_seed_sd, summarize
 from raytp.search.space import first_point, full_space, hp_columns, resolve_point
-from raytp.store import RunDir
+from raytp.rundir import RunDir, names
 
 _PROCESS_DATA: dict[tuple, tuple[MultiTaskDataset, Any, Any]] = {}
 COLUMNS = ["trial_id", "source", "target", "hp_mode", "hp_lr", "hp_lr_scale", "hp_epochs", "hp_source_weight",
@@ -149,7 +149,7 @@ def _storage(cfg: ExperimentConfig, run: RunDir) -> str:
     sp = cfg.search.storage_path
     if sp and "://" in sp:
         return sp
-    return str(Path(sp or run.path("tune")).resolve())
+    return str(Path(sp or run.path(names.TUNE)).resolve())
 
 
 def _run_tuner(cfg: ExperimentConfig, ds: MultiTaskDataset, single_task: dict[str, Any], run: RunDir, mode: str,
@@ -311,7 +311,7 @@ def _write(cfg: ExperimentConfig, ds: MultiTaskDataset, single_task: dict[str, A
         labelled = pair_outcomes(df, margin)
         labelled = labelled[labelled["label"] != "neutral"]  # the control rides along on the labelled pairs
         replication, rep_compute = replicate_pairs(cfg, ds, single_task, labelled, control=control)
-    run.write_parquet(f"search_{mode}.parquet", df)
+    run.write_parquet(names.search_table(mode), df)
     summary = summarize(df, single_task, cfg.search, cfg.train.seeds, wall, replication, mode=mode)
     slots = cfg.search.max_concurrent_trials or check_fits(cfg.resources)
     summary["concurrency"] = slots
@@ -319,7 +319,7 @@ def _write(cfg: ExperimentConfig, ds: MultiTaskDataset, single_task: dict[str, A
                                  if wall > 0 else None)
     summary["resources_per_trial"] = {"CPU": cfg.resources.cpus_per_worker, "GPU": cfg.resources.gpus_per_worker}
     summary["replication_compute_s"] = rep_compute
-    run.write_json(f"search_{mode}.json", summary)
+    run.write_json(names.search_summary(mode), summary)
     return summary
 
 

@@ -9,7 +9,7 @@ import torch
 from raytp.config import DEFAULT_LR, BackendConfig, config_from_dict
 from raytp.models.registry import make_backend
 from raytp.models.training import predict_proba
-from raytp.store import RunDir
+from raytp.rundir import RunDir
 
 TEXTS = ["earthquake hit the town, houses collapsed", "we need water and food in the camp",
          "the storm flooded the roads", "thanks for the help", "send tents please, families sleep outside",

@@ -7,8 +7,9 @@ import pytest
 
 from raytp.config import ExperimentConfig
 from raytp.errors import RunDirError
-from raytp.pipeline import PAIR_FEATURES, knowledge_base
-from raytp.store import RunDir
+from raytp.pipeline import knowledge_base
+from raytp.rundir.names import PAIR_FEATURES
+from raytp.rundir import RunDir
 
 
 def _run(path, gains: dict[tuple[str, str], float], pruned: dict[tuple[str, str], float] | None = None) -> str:

@@ -18,7 +18,7 @@ import yaml
 
 from raytp.cli import main
 from raytp.config import config_from_dict
-from raytp.stages import prepare_run_dir
+from raytp.rundir import prepare_run_dir
 from tests.conftest import small_config_dict
 from tests.recommender_runs import write_run
 from tests.reliability.helpers import snapshot

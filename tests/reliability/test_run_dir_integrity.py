@@ -22,9 +22,9 @@ import torch
 
 from raytp.cli import main
 from raytp.errors import RunDirError
-from raytp.recommender import Recommender
-from raytp.stages import load_run_config, prepare_run_dir, read_single_task
-from raytp.store import RunDir
+from raytp.serving.recommender import Recommender
+from raytp.rundir import load_run_config, prepare_run_dir, read_single_task
+from raytp.rundir import RunDir
 from tests.recommender_runs import write_run
 
 REPO = Path(__file__).resolve().parents[2]
@@ -171,7 +171,7 @@ def test_the_pickle_scan_catches_offenders(tmp_path):
 # -- atomic writes under SIGKILL ------------------------------------------------------------------------
 WRITER = textwrap.dedent("""
     import hashlib, sys
-    from raytp.store import RunDir
+    from raytp.rundir import RunDir
     run = RunDir(sys.argv[1], create=True)
     size = int(sys.argv[2])
     i = run.read_json("counter.json")["i"] + 1 if run.has("counter.json") else 0

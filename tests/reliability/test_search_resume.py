@@ -10,7 +10,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 import fault_tolerance as ft  # noqa: E402
 
-from raytp.store import RunDir  # noqa: E402
+from raytp.rundir import RunDir  # noqa: E402
 
 
 def test_sigkilled_full_search_resumes_to_the_exact_trial_set(tmp_path):

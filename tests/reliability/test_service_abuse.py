@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
-from raytp.http_api import create_app
-from raytp.recommender import Recommender
+from raytp.serving.http_api import create_app
+from raytp.serving.recommender import Recommender
 from tests.recommender_runs import TASKS, write_run
 
 TOKEN = "s3cret-token"

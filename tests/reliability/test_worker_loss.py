@@ -14,7 +14,7 @@ import time
 from raytp.config import config_from_dict
 from raytp.data import load_experiment_data
 from raytp.runtime.single_task import run_single_task_stage
-from raytp.stages import SINGLE_TASK, prepare_run_dir
+from raytp.rundir import SINGLE_TASK, prepare_run_dir
 from tests.conftest import small_config_dict
 from tests.reliability.helpers import _title, descendants_titled, raylet_pid
 

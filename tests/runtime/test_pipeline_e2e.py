@@ -7,7 +7,7 @@ import json
 import yaml
 
 from raytp.cli import main
-from raytp.store import RunDir
+from raytp.rundir import RunDir
 
 TINY = {
     "data": {"tasks": ["food", "water", "shelter"], "max_train": 150, "source_max_train": 400, "max_eval": 300,

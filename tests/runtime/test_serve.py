@@ -16,8 +16,8 @@ import yaml
 
 from raytp.cli import main as cli_main
 from raytp.errors import RaytpError
-from raytp.recommender import Recommender
-from raytp.store import RunDir
+from raytp.serving.recommender import Recommender
+from raytp.rundir import RunDir
 from tests.recommender_runs import BAD_REQUESTS, write_run
 
 TOKEN = "serve-test-token"

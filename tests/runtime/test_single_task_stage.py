@@ -11,8 +11,8 @@ from ray.cluster_utils import Cluster
 from raytp.config import config_from_dict
 from raytp.data import load_experiment_data
 from raytp.runtime.single_task import run_single_task_stage
-from raytp.stages import prepare_run_dir
-from raytp.store import RunDir
+from raytp.rundir import prepare_run_dir
+from raytp.rundir import RunDir
 from tests.conftest import small_config_dict
 
 

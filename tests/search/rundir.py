@@ -9,7 +9,7 @@ from raytp.config import ExperimentConfig
 from raytp.data.dataset import MultiTaskDataset
 from raytp.models.registry import make_backend
 from raytp.models.single import run_task
-from raytp.store import RunDir
+from raytp.rundir import RunDir
 
 
 def single_task_results(cfg: ExperimentConfig, ds: MultiTaskDataset) -> tuple[dict[str, Any], Any, Any]:

@@ -33,13 +33,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from raytp.errors import RaytpError
-from raytp.recommender import QueryError, Recommender, UnknownTaskError
+from raytp.serving.recommender import QueryError, Recommender, UnknownTaskError
 
 __all__ = ["create_app", "MAX_BODY_BYTES", "TOKEN_ENV"]
 
 MAX_BODY_BYTES = 64 * 1024
 TOKEN_ENV = "RAYTP_API_TOKEN"
-log = logging.getLogger("raytp.http_api")
+log = logging.getLogger("raytp.serving.http_api")
 
 
 # -- models (the OpenAPI schema) -----------------------------------------------------------------

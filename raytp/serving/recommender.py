@@ -24,11 +24,10 @@ from typing import Any
 import pandas as pd
 
 from raytp.errors import RaytpError, RunDirError
-from raytp.store import RunDir
+from raytp.rundir import RunDir
+from raytp.rundir.names import PAIR_PREDICTIONS, SEARCH_FULL, SEARCH_PRUNED, SINGLE_TASK
 
-SINGLE_TASK = "single_task.json"
-PREDICTIONS = "pair_predictions.parquet"
-SEARCHES = {"pruned": "search_pruned.parquet", "full": "search_full.parquet"}
+SEARCHES = {"pruned": SEARCH_PRUNED, "full": SEARCH_FULL}
 DEFAULT_K = 5
 
 __all__ = ["Recommender", "UnknownTaskError", "QueryError", "DEFAULT_K"]
@@ -110,9 +109,9 @@ class Recommender:
 
         probabilities: dict[tuple[str, str], float] = {}
         kept: dict[tuple[str, str], bool] = {}
-        if PREDICTIONS in artifacts:
-            df = run.read_parquet(PREDICTIONS)
-            _require_columns(df, ["source", "target", "probability"], run.root / PREDICTIONS)
+        if PAIR_PREDICTIONS in artifacts:
+            df = run.read_parquet(PAIR_PREDICTIONS)
+            _require_columns(df, ["source", "target", "probability"], run.root / PAIR_PREDICTIONS)
             has_kept = "kept" in df.columns
             for row in df.itertuples(index=False):
                 key = (str(row.source), str(row.target))
@@ -121,7 +120,7 @@ class Recommender:
                     probabilities[key] = p
                 if has_kept and not pd.isna(row.kept):
                     kept[key] = bool(row.kept)
-            used.append(PREDICTIONS)
+            used.append(PAIR_PREDICTIONS)
 
         frames = []
         for label, rel in SEARCHES.items():

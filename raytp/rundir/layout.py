@@ -6,22 +6,8 @@ from typing import Any
 
 from raytp.config import ExperimentConfig, load_config
 from raytp.errors import RunDirError
-from raytp.store import RunDir
-
-SINGLE_TASK = "single_task.json"
-CONFIG = "config.yaml"
-
-
-def task_summary_path(task: str) -> str:
-    return f"single_task/{task}/summary.json"
-
-
-def checkpoint_path(task: str) -> str:
-    return f"single_task/{task}/model.safetensors"
-
-
-def signature_path(task: str) -> str:
-    return f"single_task/{task}/signature.safetensors"
+from raytp.rundir.names import CONFIG, SINGLE_TASK
+from raytp.rundir.store import RunDir
 
 
 def check_run_dir(path: str, cfg: ExperimentConfig, resume: bool = False) -> None:

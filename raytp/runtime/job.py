@@ -11,14 +11,12 @@ import pandas as pd
 
 from raytp.config import ExperimentConfig
 from raytp.data import load_experiment_data
-from raytp.pipeline import (PAIR_FEATURES, PAIR_PREDICTIONS, PRUNING, calibration_labels, calibration_sample,
-                            features_stage, knowledge_base, predict_stage)
+from raytp.pipeline import calibration_labels, calibration_sample, features_stage, knowledge_base, predict_stage
+from raytp.report import compare_run
 from raytp.runtime.cluster import ray_session
-from raytp.stages import SINGLE_TASK, prepare_run_dir, read_single_task
-from raytp.store import RunDir
-
-PIPELINE = "pipeline.json"
-CALIBRATION = "search_calibration.parquet"
+from raytp.rundir import prepare_run_dir, read_single_task
+from raytp.rundir.names import (CALIBRATION, PAIR_FEATURES, PIPELINE, PRUNING, SEARCH_FULL, SEARCH_PRUNED,
+                                SINGLE_TASK)
 
 
 def _log(progress: bool, msg: str) -> None:
@@ -82,63 +80,17 @@ def run_pipeline(cfg: ExperimentConfig, run_dir: str, resume: bool = False, with
                            f"({plan['num_samples']} Optuna trials)")
         plan = run.read_json(PRUNING)
 
-        if plan["pairs"] and not done("search_pruned.parquet"):
+        if plan["pairs"] and not done(SEARCH_PRUNED):
             _log(progress, "pruned search: Ray Tune + Optuna (TPE) + ASHA over the kept pairs")
             p = run_pruned_search(cfg, ds, single, run, plan["pairs"], plan["space"], plan["num_samples"],
                                   progress=progress, replicate=False, resume=resume)
             record("pruned_search", {"wall_s": p["wall_s"], "compute_s": p["compute_s"], "trials": p["trials"]})
 
         if with_full:
-            if not done("search_full.parquet"):
+            if not done(SEARCH_FULL):
                 _log(progress, "full grid search (the reference)")
                 f = run_full_search(cfg, ds, single, run, progress=progress, resume=resume)
                 record("full_search", {"wall_s": f["wall_s"], "compute_s": f["compute_s"], "trials": f["trials"]})
             compare_run(run)
     record("pipeline", {"wall_s": time.perf_counter() - start + stages.get("pipeline", {}).get("wall_s", 0.0)})
     return {"stages": stages, "run_dir": str(run.root)}
-
-
-def pruned_side_trials(run: RunDir) -> pd.DataFrame:
-    """Every trial the pruned pipeline ran: its calibration sample and its Optuna search."""
-    frames = [run.read_parquet(rel) for rel in (CALIBRATION, "search_pruned.parquet") if run.has(rel)]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
-        columns=["source", "target", "f1_val", "f1_test", "compute_s", "status"])
-
-
-def compare_run(run: RunDir) -> dict[str, Any]:
-    """Write report.json, report.md and plots/ from a run directory that holds both searches."""
-    from raytp.errors import RunDirError
-    from raytp.report import compare, plot_report, report_markdown
-    from raytp.search.space import first_point
-    for rel in ("search_full.parquet", PAIR_PREDICTIONS):
-        if not run.has(rel):
-            raise RunDirError(f"{run.path(rel)}: missing; `raytp compare` needs both searches "
-                              f"(run `raytp run --with-full --out {run.root}`)")
-    single = read_single_task(run)
-    full = run.read_parquet("search_full.parquet")
-    pruned = pruned_side_trials(run)
-    predictions = run.read_parquet(PAIR_PREDICTIONS)
-    stages = run.read_json(PIPELINE)["stages"] if run.has(PIPELINE) else {}
-    costs = {"pair_features_s": float(stages.get("pair_features", {}).get("pair_features_s", 0.0)),
-             "predictor_s": float(stages.get("predict", {}).get("compute_s", 0.0))}
-    space = run.read_json(PRUNING).get("space", {}) if run.has(PRUNING) else {}
-    report = compare(single, full, pruned, predictions, costs, first_point=first_point(space) or None)
-    report["noise"] = run.read_json("search_full.json").get("noise") if run.has("search_full.json") else None
-    report["protocol"] = _protocol(run)
-    plot_report(report, single, full, pruned, predictions, run.path("plots"))
-    run.write_json("report.json", report)
-    run.write_text("report.md", report_markdown(report))
-    return report
-
-
-def _protocol(run: RunDir) -> str:
-    from raytp.stages import load_run_config
-    p = load_run_config(run).prune
-    if p.predictor == "zero-shot":
-        return f"zero-shot: pairs ranked by {p.zero_shot_feature}, no outcomes used"
-    parts = []
-    if p.calibration_pairs:
-        parts.append(f"{p.calibration_pairs} calibration pairs of this run (searched, cost counted, results kept)")
-    if p.knowledge_base:
-        parts.append(f"knowledge base of earlier runs: {', '.join(map(str, p.knowledge_base))}")
-    return "learned from " + " + ".join(parts or ["nothing (zero-shot fallback)"])

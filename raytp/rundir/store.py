@@ -18,8 +18,8 @@ from typing import Any
 import pandas as pd
 
 from raytp.errors import RunDirError
+from raytp.rundir.names import MANIFEST
 
-MANIFEST = "manifest.json"
 
 
 def _sha256(data: bytes) -> str:
