@@ -55,10 +55,21 @@ def test_compare_figures_on_known_tables(tmp_path):
     assert r["references"]["prune_all"]["gain_captured"] == pytest.approx(0.0)
     assert r["references"]["oracle"]["f1_loss"] <= r["f1_loss"] + 1e-9
     assert "random" in r["baselines"] and r["baselines"]["random"]["simulated"]["pairs_kept"] == 1
+    # beyond a 0.05 margin only a (+0.08) counts: the pruned side captured all of it
+    m = compare(_single(), full, pruned, preds, costs={"pair_features_s": 2.0}, margin=0.05)
+    assert m["targets_beyond_margin"] == 1 and m["gain_captured_pooled_beyond_margin"] == pytest.approx(1.0)
+    assert r["targets_beyond_margin"] == 2 and r["gain_captured_pooled_beyond_margin"] == pytest.approx(0.08 / 0.12)
+    for name in ("f1_loss", "gain_captured_pooled", "gain_captured_mean"):
+        i = r["intervals"][name]
+        assert i["low"] <= i["estimate"] <= i["high"], name
+    assert r["intervals"]["f1_loss"]["estimate"] == pytest.approx(r["f1_loss"])
+    assert r["predictor"]["intervals"]["auc"]["estimate"] == pytest.approx(r["predictor"]["auc"])
+    assert "auc_minus_random" in r["predictor"]["intervals"] and "intervals" in r["baselines"]["random"]
     files = plot_report(r, _single(), full, pruned, preds, tmp_path)
     assert all((tmp_path / f).stat().st_size > 1000 for f in files)
     md = report_markdown(r)
-    assert "time reduction" in md and "| a |" in md
+    assert "time reduction" in md and "| a |" in md and "95 % interval" in md
+    assert f"{r['f1_loss']:.3f} [{r['intervals']['f1_loss']['low']:.3f}" in md
 
 
 def _two_points():
