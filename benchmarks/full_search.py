@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine, parser, write_json  # noqa: E402
+from _common import add_task_set, finish, machine, parser  # noqa: E402
 
 from raytp.config import DEFAULT_TASKS, load_config  # noqa: E402
 
@@ -26,6 +26,7 @@ def main() -> int:
     p.add_argument("--tasks", help="comma-separated tasks (default: the config's 8 default tasks)")
     p.add_argument("--no-control", action="store_true", help="skip the shuffled-label source control")
     p.add_argument("--no-replicate", action="store_true", help="skip the fresh-seed replication of labelled pairs")
+    add_task_set(p)
     args = p.parse_args()
     tasks = [t for t in (args.tasks or ",".join(DEFAULT_TASKS)).split(",") if t]
     overrides = {"data.tasks": tasks, "name": "bench-full-search"}
@@ -77,8 +78,14 @@ def main() -> int:
     print(f"seed SD {n['seed_sd']:.4f}, margin {n['margin']:.4f}: {out['pairs_beneficial']} beneficial / "
           f"{out['pairs_harmful']} harmful of {out['pairs_total']} pairs; replication rate {n['replication_rate']}; "
           f"val/test gain Spearman {n['gain_spearman_val_test']}")
-    write_json(args.out, "full_search.json", out)
-    return 0
+    out.update(task_set=args.task_set, caches=args.caches)
+    name = "full_search.json" if not args.tasks else f"full_search_{'-'.join(tasks)[:60]}.json"
+    figures = {"wall_min": out["wall_s"] / 60, "overhead_share": out["overhead_share"],
+               "share_pairs_beneficial": n["share_pairs_beneficial"], "replication_rate": n["replication_rate"]}
+    targets = {"wall_min": ("<=", 20.0), "overhead_share": ("<=", 0.2), "share_pairs_beneficial": (">=", 0.1)}
+    if not args.no_replicate:
+        targets["replication_rate"] = (">=", 0.8)
+    return finish(args, name, out, figures, targets)
 
 
 if __name__ == "__main__":
