@@ -78,6 +78,8 @@ def finish(args: argparse.Namespace, name: str, out: dict[str, Any], figures: di
     out["targets_missed"] = missed
     out.setdefault("load_avg_end", list(os.getloadavg()))
     out.setdefault("caches", getattr(args, "caches", None))
+    if out.get("run_dir") and Path(out["run_dir"]).is_absolute():  # no machine-specific paths in committed files
+        out["run_dir"] = str(Path("...", *Path(out["run_dir"]).parts[-2:]))
     write_json(args.out, name, out)
     if not args.quick:
         write_json(args.results, name, out)
