@@ -73,8 +73,13 @@ def finish(args: argparse.Namespace, name: str, out: dict[str, Any], figures: di
            targets: dict[str, tuple[str, float]]) -> int:
     """Record targets and load, write the JSON (bench-out and, unless --quick, benchmarks/results), print
     missed targets; the exit code is 1 with ``--check`` when any is missed."""
-    missed = missed_targets(figures, targets)
     out["targets"] = {k: f"{op} {b}" for k, (op, b) in targets.items()}
+    return conclude(args, name, out, missed_targets(figures, targets))
+
+
+def conclude(args: argparse.Namespace, name: str, out: dict[str, Any], missed: list[str]) -> int:
+    """Write the JSON (bench-out and, unless --quick, benchmarks/results) with ``targets_missed``, the load
+    and the cache state; print each missed target; exit code 1 with ``--check`` when any is missed."""
     out["targets_missed"] = missed
     out.setdefault("load_avg_end", list(os.getloadavg()))
     out.setdefault("caches", getattr(args, "caches", None))

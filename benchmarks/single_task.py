@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine, parser, write_json  # noqa: E402
+from _common import conclude, machine, parser  # noqa: E402
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -71,7 +71,7 @@ def stage(cfg_dict: dict, workers: int, out: Path) -> dict:
     return run_single_task_stage(cfg, ds, run, progress=True)
 
 
-def main() -> None:
+def main() -> int:
     p = parser(__doc__)
     p.add_argument("--backends", default="hashed,frozen-encoder")
     args = p.parse_args()
@@ -112,8 +112,12 @@ def main() -> None:
     if "transformer" not in backends:
         result["backends"]["transformer"] = {"throughput": throughput("transformer", ds_full, n=100 if args.quick else 500)}
         print(f"\n[transformer] {result['backends']['transformer']['throughput']}")
-    write_json(out, "single_task.json", result)
+    missed = [f"{n}: {b['wall_s_2_workers']:.1f} s for the stage (target < 180 s)" for n, b in result["backends"].items()
+              if "wall_s_2_workers" in b and not b["wall_s_2_workers"] < 180]
+    missed += [f"{n}: 2-vs-1 actor speed-up {b['speedup_2_vs_1']:.2f}x (target >= 1.6x)"
+               for n, b in result["backends"].items() if "speedup_2_vs_1" in b and b["speedup_2_vs_1"] < 1.6]
+    return conclude(args, "single_task.json", result, missed)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
