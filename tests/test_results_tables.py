@@ -61,3 +61,23 @@ def test_a_block_is_rewritten_from_its_json_and_a_changed_json_changes_it(tmp_pa
     changed = _report(tmp_path / "b", f1_shift=-0.05)  # the pruned side loses F1: the table must change
     assert tables.regenerate(new, changed) != new
     assert [n for n, _ in tables.blocks(new)] == ["toy", "toy/rankers"]
+
+
+def test_check_names_every_missed_target_and_sets_the_exit_code(tmp_path, capsys):
+    import argparse
+    import sys
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from _common import finish, missed_targets
+    targets = {"time_reduction": (">=", 0.85), "f1_loss": ("<=", 0.02), "gain": (">=", 0.8)}
+    assert missed_targets({"time_reduction": 0.9, "f1_loss": 0.01, "gain": 0.8}, targets) == []
+    missed = missed_targets({"time_reduction": 0.84, "f1_loss": 0.01, "gain": None}, targets)
+    assert missed == ["time_reduction = 0.84 (target >= 0.85)", "gain = missing (target >= 0.8)"]
+    args = argparse.Namespace(out=str(tmp_path / "out"), results=str(tmp_path / "res"), quick=False, check=True,
+                              caches="cold")
+    out = {"run_dir": "/abs/machine/path/run"}
+    assert finish(args, "x.json", out, {"time_reduction": 0.84}, {"time_reduction": (">=", 0.85)}) == 1
+    assert "target missed: time_reduction" in capsys.readouterr().out
+    saved = json.loads((tmp_path / "res" / "x.json").read_text())
+    assert saved["targets_missed"] and saved["caches"] == "cold" and not saved["run_dir"].startswith("/")
+    args.check = False
+    assert finish(args, "x.json", {}, {"time_reduction": 0.84}, {"time_reduction": (">=", 0.85)}) == 0
