@@ -12,10 +12,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+import raytp  # noqa: E402,F401  (its offline environment defaults, before torch, transformers or Ray)
+
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 

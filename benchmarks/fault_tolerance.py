@@ -61,7 +61,7 @@ def make_run(path: Path, cfg_dict: dict[str, Any]) -> tuple[Path, list[tuple]]:
     run = RunDir(path, create=True)
     run.write_text("config.yaml", cfg.to_yaml())
     run.write_json("single_task.json", single)
-    expected = [(t["source"], t["target"], t["point"].get("mode"), t["point"].get("lr")) for t in full_space(cfg, single)]
+    expected = [(t["source"], t["target"], t["point"].get("mode"), t["point"].get("lr")) for t in full_space(cfg, single["tasks"])]
     return path, expected
 
 

@@ -47,7 +47,7 @@ def main() -> int:
     single_wall = time.perf_counter() - t0
     ds = load_experiment_data(cfg)
     with ray_session(cfg.resources):
-        summary = run_full_search(cfg, ds, single, RunDir(run_dir), progress=True, replicate=not args.no_replicate,
+        summary = run_full_search(cfg, ds, single.tasks, RunDir(run_dir), progress=True, replicate=not args.no_replicate,
                                   control=not args.no_control)
     df = RunDir(run_dir).read_parquet("search_full.parquet")
     ok = df[df["status"] == "ok"]
@@ -58,7 +58,7 @@ def main() -> int:
         "regime": {"backend": cfg.backend.name, "tasks": cfg.data.tasks, "target_labels": cfg.data.max_train,
                    "source_examples": cfg.data.source_max_train, "seeds": seeds, "grid": cfg.search.grid,
                    "epochs": cfg.train.epochs, "tune_threshold": cfg.train.tune_threshold},
-        "single_task_wall_s": single_wall, "single_task_compute_s": single.get("compute_s"),
+        "single_task_wall_s": single_wall, "single_task_compute_s": single.compute_s,
         "trials": summary["trials"], "trials_failed": summary["trials_failed"],
         "compute_s": summary["compute_s"], "wall_s": summary["wall_s"],
         "trials_per_minute": summary["trials_per_minute"],

@@ -153,12 +153,12 @@ def simulate_pruned_side(cfg, run) -> None:
     ds = load_experiment_data(cfg)
     stages = {"pair_features": features_stage(cfg, ds, run)}
     plan = predict_stage(cfg, run)
-    stages["predict"] = {"compute_s": plan["predictor_s"], "pairs_kept": len(plan["pairs"])}
+    stages["predict"] = {"compute_s": plan.predictor_s, "pairs_kept": len(plan.pairs)}
     run.write_json(PIPELINE, {"stages": stages, "config_fingerprint": cfg.fingerprint()})
-    kept = {(q["source"], q["target"]) for q in plan["pairs"]}
+    kept = {(q["source"], q["target"]) for q in plan.pairs}
     full = ok_trials(run.read_parquet(SEARCH_FULL))
     rows = full[[(s, t) in kept for s, t in zip(full["source"], full["target"])]]
-    run.write_parquet(SEARCH_PRUNED, at_point(rows, first_point(plan["space"])).reset_index(drop=True))
+    run.write_parquet(SEARCH_PRUNED, at_point(rows, first_point(plan.space)).reset_index(drop=True))
     compare_run(run)
 
 

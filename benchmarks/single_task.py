@@ -68,7 +68,7 @@ def stage(cfg_dict: dict, workers: int, out: Path) -> dict:
     run = prepare_run_dir(str(out), cfg)
     if not ray.is_initialized():
         ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR")
-    return run_single_task_stage(cfg, ds, run, progress=True)
+    return run_single_task_stage(cfg, ds, run, progress=True).to_dict()
 
 
 def main() -> int:

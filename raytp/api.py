@@ -13,13 +13,12 @@ from typing import Any
 
 from raytp.config import ExperimentConfig, load_config
 from raytp.data import load_experiment_data
-from raytp.rundir import check_run_dir, load_run_config, prepare_run_dir
-from raytp.rundir import RunDir, names
+from raytp.rundir import RunDir, SingleTaskSummary, check_run_dir, load_run_config, names, prepare_run_dir
 
 __all__ = ["load_config", "train", "read_results", "run_config"]
 
 
-def train(cfg: ExperimentConfig, run_dir: str | Path, resume: bool = False, progress: bool = True) -> dict[str, Any]:
+def train(cfg: ExperimentConfig, run_dir: str | Path, resume: bool = False, progress: bool = True) -> SingleTaskSummary:
     """Single-task stage: one model per task, trained concurrently on Ray actors; returns the summary."""
     from raytp.runtime.cluster import check_fits, ray_session
     from raytp.runtime.single_task import run_single_task_stage

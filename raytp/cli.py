@@ -1,28 +1,24 @@
 """The ``raytp`` command. Each subcommand lives in ``raytp/commands/<name>.py`` with
-``add_parser(subparsers)`` and ``run(args) -> int``; user errors print one line and exit 2."""
+``add_parser(subparsers)`` and ``run(args) -> int`` and is listed in ``COMMANDS``; user errors print one line and
+exit 2."""
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import sys
 
-COMMANDS = ["data", "train", "search", "compare", "run", "recommend", "serve", "verify"]
+from raytp.commands import compare, data, recommend, run, search, serve, train, verify
+
+COMMANDS = (data, train, search, compare, run, recommend, serve, verify)  # in the order `raytp --help` lists them
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="raytp", description="Find the task pairs worth training together.")
     parser.add_argument("--version", action="version", version=f"raytp {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMANDS:
-        try:
-            mod = importlib.import_module(f"raytp.commands.{name}")
-        except ModuleNotFoundError as e:
-            if e.name == f"raytp.commands.{name}":
-                continue  # not built yet
-            raise
-        mod.add_parser(sub)
+    for command in COMMANDS:
+        command.add_parser(sub)
     return parser
 
 
@@ -33,10 +29,6 @@ def _version() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     from raytp.errors import RaytpError
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -7,9 +7,10 @@ experiment: eight disaster-response tasks, the hashed from-scratch backend, 300 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -19,6 +20,34 @@ from raytp.errors import ConfigError
 DEFAULT_TASKS = ["food", "water", "shelter", "medical_help", "request", "floods", "storm", "buildings"]
 # Learning rate each backend gets when train.lr is left unset (backends expose it as `default_lr`).
 DEFAULT_LR = {"hashed": 1e-2, "frozen-encoder": 3e-3, "transformer": 5e-5}
+# How a pair trains (search.grid.mode), the grid's hyperparameter names, how the predictor learns (prune.predictor).
+PAIR_MODES = ("multitask", "sequential")
+GRID_KEYS = ("mode", "lr", "lr_scale", "epochs", "source_weight")
+PredictorMode = Literal["zero-shot", "learned"]
+PREDICTOR_MODES: tuple[str, ...] = get_args(PredictorMode)
+
+
+def ordered_pairs(tasks: list[str]) -> list[tuple[str, str]]:
+    """Every (source, target) with source != target, source-major (trials of one source run together)."""
+    return [(s, t) for s in tasks for t in tasks if s != t]
+
+
+def grid_points(grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """The cross product of ``grid`` as unresolved points; ``source_weight`` is dropped for ``sequential``."""
+    grid = dict(grid)
+    modes = grid.pop("mode", list(PAIR_MODES))
+    weights = grid.pop("source_weight", [None])
+    keys = sorted(grid)
+    points: list[dict[str, Any]] = []
+    for mode in modes:
+        for w in (weights if mode == "multitask" else [None]):
+            for combo in itertools.product(*(grid[k] for k in keys)):
+                p = {"mode": mode, **dict(zip(keys, combo))}
+                if w is not None:
+                    p["source_weight"] = w
+                if p not in points:
+                    points.append(p)
+    return points
 
 
 class _Strict(BaseModel):
@@ -227,6 +256,11 @@ class TrainConfig(_Strict):
         return list(self.lr_pool or [self.lr])
 
 
+def compute_units(cpus: float, gpus: float) -> float:
+    """What one second of a worker counts as, in compute seconds: its GPU share when it holds one, else its CPUs."""
+    return gpus if gpus > 0 else cpus
+
+
 class ResourcesConfig(_Strict):
     """What each Ray actor or trial asks for. The same numbers work on a laptop and a GPU cluster."""
 
@@ -271,14 +305,13 @@ class SearchConfig(_Strict):
     @field_validator("grid")
     @classmethod
     def _grid_known(cls, v: dict[str, list[Any]]) -> dict[str, list[Any]]:
-        known = {"mode", "lr", "lr_scale", "epochs", "source_weight"}
-        unknown = set(v) - known
+        unknown = set(v) - set(GRID_KEYS)
         if unknown:
-            raise ValueError(f"unknown grid key(s) {sorted(unknown)}; known: {sorted(known)}")
+            raise ValueError(f"unknown grid key(s) {sorted(unknown)}; known: {sorted(GRID_KEYS)}")
         for k, vals in v.items():
             if not isinstance(vals, list) or not vals:
                 raise ValueError(f"grid.{k} must be a non-empty list")
-        bad = set(v.get("mode", [])) - {"multitask", "sequential"}
+        bad = set(v.get("mode", [])) - set(PAIR_MODES)
         if bad:
             raise ValueError(f"grid.mode has unknown mode(s) {sorted(bad)}; use multitask or sequential")
         return v
@@ -300,7 +333,7 @@ class PruneConfig(_Strict):
     threshold: float = Field(0.5, ge=0, le=1)
     top_k: int = Field(3, ge=1, description="Pairs kept per target under top_k.")
     budget_fraction: float = Field(0.15, gt=0, le=1, description="Share of the full search's trials under budget.")
-    predictor: Literal["zero-shot", "learned"] = Field(
+    predictor: PredictorMode = Field(
         "zero-shot", description="zero-shot: rank pairs by zero_shot_feature, no outcomes needed (no calibration "
                                  "cost); learned: gradient boosting on pair features, trained on calibration_pairs "
                                  "searched first (cost counted) and/or a knowledge_base of earlier runs.")

@@ -13,30 +13,31 @@ test labels are outside the label budget (``raytp.data.subsets``).
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from raytp.config import ExperimentConfig
+from raytp.config import ExperimentConfig, ordered_pairs
 from raytp.data.dataset import MultiTaskDataset
 from raytp.data.subsets import probe_indices
 from raytp.errors import RunDirError
-from raytp.predict import TransferPredictor, build_pruning_plan
+from raytp.predict import BASELINES, TransferPredictor, build_pruning_plan
 from raytp.profiling.pair_features import pair_features
 from raytp.profiling.signatures import load_signatures, probe_fingerprint
 from raytp.profiling.textemb import task_vectors, textemb_table
-from raytp.rundir import RunDir, read_single_task, signature_path
-from raytp.rundir.names import PAIR_FEATURES, PAIR_PREDICTIONS, PREDICTOR, PRUNING, SEARCH_FULL, SEARCH_PRUNED
+from raytp.rundir import RunDir, signature_path
+from raytp.rundir.names import PAIR_FEATURES, PAIR_PREDICTIONS, PREDICTOR, SEARCH_FULL, SEARCH_PRUNED
+from raytp.rundir.records import PruningPlan, read_single_task, write_pruning_plan
 from raytp.search.outcomes import validation_margin, validation_truth
-BASELINE_COLUMNS = {"random": "random", "label_phi": "label_phi", "textemb": "textemb", "logme": "logme"}
 
 
 def features_stage(cfg: ExperimentConfig, ds: MultiTaskDataset, run: RunDir) -> dict[str, Any]:
     """Compute and write the pair feature table; returns its cost in seconds."""
     start = time.perf_counter()
-    single = read_single_task(run)["tasks"]
-    tasks = [t for t in cfg.data.tasks if t in single]
+    summary = read_single_task(run)
+    single, tasks = summary.tasks, summary.trained(cfg.data.tasks)
     probe = probe_indices(ds, cfg.data)
     expected = probe_fingerprint(probe, ds.fingerprint())
     sigs = {}
@@ -55,10 +56,10 @@ def features_stage(cfg: ExperimentConfig, ds: MultiTaskDataset, run: RunDir) -> 
 
 
 def calibration_labels(cfg: ExperimentConfig, features: pd.DataFrame, trials: pd.DataFrame,
-                       single_task: dict[str, Any]) -> tuple[pd.DataFrame, float]:
+                       single: Mapping[str, Any]) -> tuple[pd.DataFrame, float]:
     """Pair features + validation labels of the searched pairs in ``trials``, and the validation noise
-    margin they were labelled with (no test label read: the label budget)."""
-    margin = validation_margin(trials, single_task, cfg.search, cfg.train.seeds)
+    margin they were labelled with (no test label read: the label budget). ``single``: task -> summary."""
+    margin = validation_margin(trials, single, cfg.search, cfg.train.seeds)
     return features.merge(validation_truth(trials, margin), on=["source", "target"]), margin
 
 
@@ -71,7 +72,7 @@ def knowledge_base(paths: list[str]) -> pd.DataFrame:
         feats = run.read_parquet(PAIR_FEATURES)
         searched = [rel for rel in (SEARCH_FULL, SEARCH_PRUNED) if run.has(rel)]
         if searched:
-            cfg, single = load_run_config(run), read_single_task(run)
+            cfg, single = load_run_config(run), read_single_task(run).tasks
         per_run = [calibration_labels(cfg, feats, run.read_parquet(rel), single)[0] for rel in searched]
         if per_run:  # a pair searched by both searches of one run counts once (the full search's outcome);
             # runs are kept apart: the same task names in another run (other data, other corpus) are other pairs
@@ -94,7 +95,7 @@ def fit_predictor(cfg: ExperimentConfig, features: pd.DataFrame,
 
 def predict_stage(cfg: ExperimentConfig, run: RunDir, labelled: pd.DataFrame | None = None,
                   exclude: set[tuple[str, str]] | None = None, spent_trials: int = 0,
-                  margin: float = 0.01, outcomes: pd.DataFrame | None = None) -> dict[str, Any]:
+                  margin: float = 0.01, outcomes: pd.DataFrame | None = None) -> PruningPlan:
     """Score every pair, keep the promising ones, write predictions and the pruning plan.
 
     ``exclude`` are pairs already searched (e.g. calibration pairs): not searched again."""
@@ -107,21 +108,19 @@ def predict_stage(cfg: ExperimentConfig, run: RunDir, labelled: pd.DataFrame | N
     candidates = scored
     if exclude:
         candidates = scored[[(s, t) not in exclude for s, t in zip(scored["source"], scored["target"])]]
-    single = read_single_task(run)["tasks"]
-    plan = build_pruning_plan(candidates, cfg.search.grid, cfg.prune,
-                              single={t: s["hyperparameters"] for t, s in single.items()}, outcomes=outcomes,
+    plan = build_pruning_plan(candidates, cfg.search.grid, cfg.prune, single=read_single_task(run).tasks, outcomes=outcomes,
                               margin=margin, predictor=predictor.to_dict() | {"fallback": predictor.fallback_},
                               spent_trials=spent_trials)
-    kept = {(q["source"], q["target"]) for q in plan["pairs"]}
+    kept = {(q["source"], q["target"]) for q in plan.pairs}
     scored["kept"] = [(s, t) in kept for s, t in zip(scored["source"], scored["target"])]
     scored["calibration"] = [(s, t) in (exclude or set()) for s, t in zip(scored["source"], scored["target"])]
-    for name, col in BASELINE_COLUMNS.items():
+    for name, col in BASELINES.items():
         if col in features:
             scored[f"score_{name}"] = features[col].to_numpy(float)
-    plan["predictor_s"] = time.perf_counter() - start
+    plan.predictor_s = time.perf_counter() - start
     run.write_parquet(PAIR_PREDICTIONS, scored)
     run.write_text(PREDICTOR, predictor.to_json())
-    run.write_json(PRUNING, plan)
+    write_pruning_plan(run, plan)
     return plan
 
 
@@ -130,7 +129,7 @@ def calibration_sample(tasks: list[str], n: int, seed: int) -> list[tuple[str, s
 
     At most a quarter of all pairs: calibrating on most of the space would be the full search."""
     rng = np.random.default_rng(seed + 101)
-    pairs = [(s, t) for t in tasks for s in tasks if s != t]
+    pairs = [(s, t) for t, s in ordered_pairs(tasks)]  # target-major
     n = min(n, max(1, len(pairs) // 4))
     order = rng.permutation(len(pairs))
     chosen, per_target = [], {t: 0 for t in tasks}

@@ -155,7 +155,7 @@ def test_learned_predictor_and_its_margin_never_read_test_labels(tmp_path):
     other["gain"] = other["f1_test"] - 0.3
     other["beneficial"] = ~other["beneficial"]
     single = {"tasks": _single()}
-    (lab1, m1), (lab2, m2) = (calibration_labels(cfg, feats, t, single) for t in (trials, other))
+    (lab1, m1), (lab2, m2) = (calibration_labels(cfg, feats, t, single["tasks"]) for t in (trials, other))
     assert m1 == m2 and lab1["beneficial"].any() and not lab1["beneficial"].all()
     pd.testing.assert_frame_equal(lab1, lab2)
     pairs = set(zip(trials["source"], trials["target"]))

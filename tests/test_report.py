@@ -9,8 +9,8 @@ from raytp.report.comparison import compare, plot_report, report_markdown, selec
 
 
 def _single():
-    return {"tasks": {t: {"f1_val": 0.5, "f1_test": 0.5, "compute_s": 10.0, "profiling_s": 1.0,
-                          "resources": {"CPU": 1.0, "GPU": 0.0}} for t in ("a", "b", "c")}}
+    return {t: {"f1_val": 0.5, "f1_test": 0.5, "compute_s": 10.0, "profiling_s": 1.0,
+                "resources": {"CPU": 1.0, "GPU": 0.0}} for t in ("a", "b", "c")}
 
 
 def _trial(i, s, t, f1v, f1t, c=5.0):
@@ -29,9 +29,9 @@ def _full():
 def test_selection_is_by_validation_not_test():
     full = _full()
     # for c: b->c has test 0.60 but val 0.50 (not above single 0.5); a->c val 0.55 wins with test 0.54
-    assert selected_f1(_single()["tasks"]["c"], full, "c") == (0.54, "a→c")
+    assert selected_f1(_single()["c"], full, "c") == (0.54, "a→c")
     # for b: no pair beats the single-task validation F1
-    assert selected_f1(_single()["tasks"]["b"], full, "b") == (0.5, "single-task")
+    assert selected_f1(_single()["b"], full, "b") == (0.5, "single-task")
 
 
 def test_compare_figures_on_known_tables(tmp_path):

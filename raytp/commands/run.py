@@ -24,19 +24,21 @@ def run(args: argparse.Namespace) -> int:
     from raytp.serving.recommender import Recommender
     from raytp.report.tables import single_task_table
     from raytp.runtime.job import run_pipeline
-    from raytp.rundir import RunDir, read_single_task
+    from raytp.rundir import RunDir
+    from raytp.rundir.records import read_single_task
     from raytp.rundir.names import REPORT, REPORT_MD
 
     cfg = config_from_args(args)
     summary = run_pipeline(cfg, args.out, resume=args.resume, with_full=args.with_full, progress=not args.json)
     rec = Recommender.from_run_dir(args.out)
     k = max(1, min(args.k, len(cfg.data.tasks) - 1))
-    answers = {t: rec.recommend(t, k) for t in cfg.data.tasks if t in read_single_task(RunDir(args.out))["tasks"]}
+    single = read_single_task(RunDir(args.out))
+    answers = {t: rec.recommend(t, k) for t in single.trained(cfg.data.tasks)}
     if args.json:
         report = RunDir(args.out).read_json(REPORT) if args.with_full else None
         print_json({**summary, "recommendations": answers, "report": report})
         return 0
-    print("\n" + single_task_table(read_single_task(RunDir(args.out))))
+    print("\n" + single_task_table(single))
     for answer in answers.values():
         print("\n" + format_table(answer))
     if args.with_full:

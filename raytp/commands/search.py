@@ -6,8 +6,7 @@ import argparse
 from typing import Any
 
 from raytp.commands.common import print_json
-from raytp.errors import RunDirError
-from raytp.rundir.names import PRUNING, search_summary, search_table
+from raytp.rundir.names import search_summary, search_table
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -27,37 +26,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def read_pruning_plan(run_dir: Any) -> dict[str, Any]:
-    """RUN_DIR/pruning.json, checked: {"pairs": [{"source","target",...}], "space": {hp: [values]}, "num_samples": N}."""
-    if not run_dir.has(PRUNING):
-        raise RunDirError(f"{run_dir.path(PRUNING)}: missing; run the predictor stage (pruning) before "
-                          "`raytp search --mode pruned`")
-    plan = run_dir.read_json(PRUNING)
-    where = run_dir.path(PRUNING)
-    if not isinstance(plan, dict) or not isinstance(plan.get("pairs"), list):
-        raise RunDirError(f"{where}: field 'pairs' must be a list of {{source, target}}")
-    for i, p in enumerate(plan["pairs"]):
-        if not isinstance(p, dict) or not isinstance(p.get("source"), str) or not isinstance(p.get("target"), str):
-            raise RunDirError(f"{where}: pairs[{i}] needs string 'source' and 'target'")
-    if not isinstance(plan.get("space"), dict):
-        raise RunDirError(f"{where}: field 'space' must map hyperparameter names to lists of values")
-    n = plan.get("num_samples")
-    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-        raise RunDirError(f"{where}: field 'num_samples' must be a positive integer")
-    return plan
-
-
 def run(args: argparse.Namespace) -> int:
     from raytp.data import load_experiment_data
     from raytp.runtime.cluster import ray_session
-    from raytp.rundir import load_run_config, read_single_task
-    from raytp.rundir import RunDir
+    from raytp.rundir import RunDir, load_run_config
+    from raytp.rundir.records import read_pruning_plan, read_single_task
 
     run_dir = RunDir(args.run)
     cfg = load_run_config(run_dir)
     if args.address:
         cfg.resources.address = args.address
-    single = read_single_task(run_dir)
+    single = read_single_task(run_dir).tasks
     plan = read_pruning_plan(run_dir) if args.mode == "pruned" else None
     ds = load_experiment_data(cfg)
     replicate = False if args.no_replicate else None
@@ -67,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
             summary = run_full_search(cfg, ds, single, run_dir, progress=not args.json, replicate=replicate,
                                       control=args.control, resume=args.resume)
         else:
-            summary = run_pruned_search(cfg, ds, single, run_dir, plan["pairs"], plan["space"], plan["num_samples"],
+            summary = run_pruned_search(cfg, ds, single, run_dir, plan.pairs, plan.space, plan.num_samples,
                                         progress=not args.json, replicate=False if replicate is False else None,
                                         resume=args.resume)
     if args.json:

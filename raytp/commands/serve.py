@@ -36,25 +36,16 @@ def run(args: argparse.Namespace) -> int:
         from raytp.runtime.serve_env import apply_serve_env
         apply_serve_env()
 
-    import ray
-    from ray import serve
-
-    from raytp.runtime.cluster import ensure_ray
-    from raytp.runtime.serve import run_local
-    started = ensure_ray(address)
+    from raytp.runtime.serve import local_service
     token = os.environ.get("RAYTP_API_TOKEN") or None
-    try:
-        url = run_local(str(args.run), host=args.host, port=args.port, token=token)
+    with local_service(str(args.run), host=args.host, port=args.port, token=token, address=address) as url:
         print(f"serving {len(rec.task_names())} tasks from {args.run} at {url} (docs: {url}/docs"
               f"{', bearer token required' if token else ''}); Ctrl-C to stop", flush=True)
-        while True:
-            time.sleep(1.0)
-    except KeyboardInterrupt:
-        print("stopping", flush=True)
-    finally:
-        if started:
-            serve.shutdown()
-            ray.shutdown()
+        try:
+            while True:
+                time.sleep(1.0)
+        except KeyboardInterrupt:
+            print("stopping", flush=True)
     return 0
 
 

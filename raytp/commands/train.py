@@ -24,8 +24,8 @@ def run(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
     summary = train(cfg, args.out, resume=args.resume, progress=not args.json)
     if args.json:
-        print_json(summary)
+        print_json(summary.to_dict())
     else:
         print(single_task_table(summary))
         print(f"\nwrote {args.out}/{SINGLE_TASK}")
-    return 1 if summary["failed"] else 0
+    return 1 if summary.failed else 0

@@ -16,6 +16,7 @@ import numpy as np
 
 from raytp.data.combine import shared_examples
 from raytp.data.dataset import MISSING, SPLITS, MultiTaskDataset
+from raytp.data.loading import check_task_names
 from raytp.errors import DataError
 
 
@@ -23,12 +24,7 @@ def select_tasks(ds: MultiTaskDataset, tasks: list[str] | None) -> MultiTaskData
     """Keep ``tasks`` (all when None); an unknown name is a DataError naming the data and the known tasks."""
     if not tasks:
         return ds
-    where = ds.provenance.get("path", ds.provenance.get("name", "data"))
-    for t in tasks:
-        if t not in ds.tasks:
-            why = ds.provenance.get("excluded", {}).get(t)
-            hint = f" (excluded: {why})" if why else ""
-            raise DataError(f"{where}: unknown task {t!r}{hint}; available: {', '.join(ds.tasks)}")
+    check_task_names(ds, tasks, ds.provenance.get("path", ds.provenance.get("name", "data")))
     if len(set(tasks)) != len(tasks):
         raise DataError(f"duplicate task names in {tasks}")
     return ds.select_tasks(list(tasks))

@@ -28,7 +28,8 @@ def load_dataset(cfg: DatasetConfig) -> MultiTaskDataset:
     raise DataError(f"unknown dataset {cfg.name!r}")
 
 
-def _check_task_names(ds: MultiTaskDataset, tasks: list[str], where: str) -> None:
+def check_task_names(ds: MultiTaskDataset, tasks: list[str], where: str) -> None:
+    """A DataError naming ``where``, the unknown task (and why it was excluded) and the known tasks."""
     for t in tasks:
         if t not in ds.tasks:
             why = ds.provenance.get("excluded", {}).get(t)
@@ -42,7 +43,7 @@ def load_corpus(cfg: CorpusConfig, where: str = "data.datasets",
     from raytp.data.combine import filter_dataset, prefix_tasks
     ds = filter_dataset(loaded if loaded is not None else load_dataset(cfg), cfg.filter)
     if cfg.tasks is not None:
-        _check_task_names(ds, cfg.tasks, f"{where} ({ds.provenance.get('path') or cfg.name})")
+        check_task_names(ds, cfg.tasks, f"{where} ({ds.provenance.get('path') or cfg.name})")
         ds = ds.select_tasks(list(cfg.tasks))
     return prefix_tasks(ds, cfg.prefix)
 
@@ -66,7 +67,7 @@ def load_data(data: DataConfig) -> MultiTaskDataset:
     else:
         ds = load_dataset(data.dataset)
         where = ds.provenance.get("path", data.dataset.name)
-    _check_task_names(ds, data.tasks, where)
+    check_task_names(ds, data.tasks, where)
     return ds.select_tasks(data.tasks)
 
 

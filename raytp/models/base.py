@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from raytp.config import BackendConfig
+from raytp.config import DEFAULT_LR, BackendConfig
 
 Batch = dict[str, torch.Tensor]
 
@@ -41,6 +41,19 @@ class Encoder(nn.Module, ABC):
         """Named layers whose neurons signatures describe, in input-to-output order.
 
         Each module's output must be (B, n_neurons) or (B, T, n_neurons)."""
+
+
+class HiddenLayerEncoder(Encoder):
+    """An embedding (``embed``, per subclass) -> ``act(fc(.))``: one hidden layer, the probed one ("hidden")."""
+
+    fc: nn.Linear
+    act: nn.Module
+
+    def encode(self, embedded: torch.Tensor, batch: Batch) -> torch.Tensor:
+        return self.act(self.fc(embedded))
+
+    def probe_layers(self) -> dict[str, nn.Module]:
+        return {"hidden": self.act}
 
 
 class TaskModel(nn.Module):
@@ -74,7 +87,11 @@ class Backend(ABC):
     """A model family: featurise texts once, build seeded encoders, batch, optimise."""
 
     name: str = ""
-    default_lr: float = 1e-2  # what train.lr defaults to for this backend (config.DEFAULT_LR)
+    default_lr: float = 1e-2  # what train.lr defaults to for this backend: config.DEFAULT_LR[name]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.default_lr = DEFAULT_LR.get(cls.name, cls.default_lr)
 
     def __init__(self, cfg: BackendConfig, device: str = "cpu"):
         self.cfg = cfg

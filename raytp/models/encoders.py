@@ -28,9 +28,6 @@ BUNDLED_ALIASES = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2",
 CACHE_ENV = "RAYTP_CACHE_DIR"
 PROGRESS_MIN_TEXTS = 2000  # show a progress bar when encoding at least this many texts
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
 
 def pick_device(gpus: float) -> str:
     """"cuda" when ``gpus > 0`` and torch can see a GPU, else "cpu"."""

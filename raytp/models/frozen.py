@@ -13,12 +13,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from raytp.config import DEFAULT_LR, BackendConfig
-from raytp.models.base import Backend, Batch, Encoder
+from raytp.config import BackendConfig
+from raytp.models.base import Backend, Batch, HiddenLayerEncoder
 from raytp.models.encoders import embed_texts, resolve_model_path
 
 
-class EmbeddingMLPEncoder(Encoder):
+class EmbeddingMLPEncoder(HiddenLayerEncoder):
     """Precomputed embedding (B, D) -> ReLU(Linear(D, hidden))."""
 
     def __init__(self, in_dim: int, hidden: int, seed: int):
@@ -35,16 +35,9 @@ class EmbeddingMLPEncoder(Encoder):
     def embed(self, batch: Batch) -> torch.Tensor:
         return batch["x"]
 
-    def encode(self, embedded: torch.Tensor, batch: Batch) -> torch.Tensor:
-        return self.act(self.fc(embedded))
-
-    def probe_layers(self) -> dict[str, nn.Module]:
-        return {"hidden": self.act}
-
 
 class FrozenEncoderBackend(Backend):
     name = "frozen-encoder"
-    default_lr = DEFAULT_LR["frozen-encoder"]
 
     def __init__(self, cfg: BackendConfig, device: str = "cpu"):
         super().__init__(cfg, device)

@@ -13,10 +13,10 @@ import torch
 from sklearn.feature_extraction.text import HashingVectorizer
 from torch import nn
 
-from raytp.models.base import Backend, Batch, Encoder
+from raytp.models.base import Backend, Batch, HiddenLayerEncoder
 
 
-class HashedEncoder(Encoder):
+class HashedEncoder(HiddenLayerEncoder):
     def __init__(self, buckets: int, embed_dim: int, hidden: int, seed: int):
         super().__init__()
         gen = torch.Generator().manual_seed(seed)
@@ -32,12 +32,6 @@ class HashedEncoder(Encoder):
 
     def embed(self, batch: Batch) -> torch.Tensor:
         return self.bag(batch["ids"], batch["offsets"])
-
-    def encode(self, embedded: torch.Tensor, batch: Batch) -> torch.Tensor:
-        return self.act(self.fc(embedded))
-
-    def probe_layers(self) -> dict[str, nn.Module]:
-        return {"hidden": self.act}
 
 
 class HashedBackend(Backend):

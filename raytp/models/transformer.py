@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from raytp.config import DEFAULT_LR, BackendConfig
+from raytp.config import BackendConfig
 from raytp.models.base import Backend, Batch, Encoder
 from raytp.models.encoders import load_pretrained, load_tokenizer, mean_pool, resolve_model_path
 
@@ -78,7 +78,6 @@ class TransformerEncoder(Encoder):
 
 class TransformerBackend(Backend):
     name = "transformer"
-    default_lr = DEFAULT_LR["transformer"]
 
     def __init__(self, cfg: BackendConfig, device: str = "cpu"):
         super().__init__(cfg, device)

@@ -16,10 +16,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from raytp.data.dataset import MISSING
 from raytp.errors import PredictorError
 
 BASELINES: dict[str, str] = {"random": "random", "label_phi": "label_phi", "textemb": "textemb", "logme": "logme"}
-MISSING = -1
 
 
 def random_scores(pairs: pd.DataFrame, seed: int = 0) -> np.ndarray:

@@ -4,7 +4,7 @@ Policies over pairs scored with P(beneficial):
 - ``threshold``: every pair with probability >= threshold.
 - ``top_k``: the k most probable sources of each target.
 - ``budget``: the most probable pairs while kept pairs x trials per pair stays within
-  ``budget_fraction`` of the full search's trials (pairs x grid points), minus trials already
+  ``budget_fraction`` of the full search's trials (pairs x ``config.grid_points``), minus trials already
   spent (e.g. on calibration pairs).
 
 Space narrowing: grid values whose mean gain over earlier results (calibration trials, validation
@@ -22,8 +22,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from raytp.config import PruneConfig
+from raytp.config import PruneConfig, grid_points
 from raytp.errors import PredictorError
+from raytp.rundir.records import PruningPlan
 
 POLICIES = ("threshold", "top_k", "budget")
 
@@ -38,10 +39,6 @@ def _check_scored(scored: pd.DataFrame) -> pd.DataFrame:
         raise PredictorError("scored pairs contain a non-finite probability")
     # most probable first; ties by source, target for determinism
     return scored.sort_values(["probability", "source", "target"], ascending=[False, True, True], kind="stable")
-
-
-def grid_points(grid: Mapping[str, list]) -> int:
-    return int(math.prod(len(v) for v in grid.values())) if grid else 1
 
 
 def select_pairs(scored: pd.DataFrame, policy: str, *, threshold: float = 0.5, top_k: int = 1,
@@ -100,14 +97,12 @@ def _nearest(values: list, target: float) -> Any:
     return min(values, key=lambda v: abs(math.log(float(v)) - math.log(float(target))))
 
 
-def warm_start(grid: Mapping[str, list], single_summary: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Warm-start values from the target's best single-task hyperparameters.
+def warm_start(grid: Mapping[str, list], hyperparameters: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Warm-start values from the target's single-task ``hyperparameters`` (the ones its summary chose).
 
-    ``single_summary``: the target's single-task summary (with a ``hyperparameters`` mapping) or
-    that mapping itself. lr: the grid value nearest (in log scale) to the target's chosen lr, or that lr itself when
+    lr: the grid value nearest (in log scale) to the target's chosen lr, or that lr itself when
     the grid does not search lr (the pair trainer then uses it)."""
-    summary = single_summary or {}
-    hps = summary.get("hyperparameters", summary) or {}
+    hps = hyperparameters or {}
     out: dict[str, Any] = {}
     lr = hps.get("lr")
     if lr is not None and float(lr) > 0:
@@ -118,26 +113,22 @@ def warm_start(grid: Mapping[str, list], single_summary: Mapping[str, Any] | Non
 def build_pruning_plan(scored: pd.DataFrame, grid: Mapping[str, list], cfg: PruneConfig, *,
                        single: Mapping[str, Mapping[str, Any]] | None = None, outcomes: pd.DataFrame | None = None,
                        margin: float = 0.01, predictor: Mapping[str, Any] | None = None,
-                       spent_trials: int = 0) -> dict[str, Any]:
-    """The pruning plan (RUN_DIR/pruning.json): kept pairs, narrowed space, trial count, policy, predictor."""
-    full_trials = len(scored) * grid_points(grid)
+                       spent_trials: int = 0) -> PruningPlan:
+    """The pruning plan (RUN_DIR/pruning.json): kept pairs, narrowed space, trial count, policy, predictor.
+    ``single``: the per-task single-task summaries (their ``hyperparameters`` give the warm starts)."""
+    full_trials = len(scored) * len(grid_points(grid))  # sequential points take no source_weight
     pairs = select_pairs(scored, cfg.policy, threshold=cfg.threshold, top_k=cfg.top_k,
                          budget_fraction=cfg.budget_fraction, trials_per_pair=cfg.trials_per_pair,
                          full_trials=full_trials, spent_trials=spent_trials)
     dropped = hopeless_values(grid, outcomes, margin)
     space = {hp: [v for v in values if v not in dropped.get(hp, [])] for hp, values in grid.items()}
     for p in pairs:
-        p["warm_start"] = warm_start(space, (single or {}).get(p["target"]))
-    per_pair = min(cfg.trials_per_pair, grid_points(space))
-    return {
-        "pairs": pairs,
-        "space": space,
-        "dropped": dropped,
-        "num_samples": len(pairs) * per_pair,
-        "pairs_total": int(len(scored)),
-        "full_trials": full_trials,
-        "policy": {"name": cfg.policy, "threshold": cfg.threshold, "top_k": cfg.top_k,
-                   "budget_fraction": cfg.budget_fraction, "trials_per_pair": cfg.trials_per_pair,
-                   "spent_trials": spent_trials, "margin": margin},
-        "predictor": dict(predictor or {}),
-    }
+        p["warm_start"] = warm_start(space, (single or {}).get(p["target"], {}).get("hyperparameters"))
+    per_pair = min(cfg.trials_per_pair, len(grid_points(space)))
+    return PruningPlan(
+        pairs=pairs, space=space, dropped=dropped, num_samples=len(pairs) * per_pair, pairs_total=int(len(scored)),
+        full_trials=full_trials,
+        policy={"name": cfg.policy, "threshold": cfg.threshold, "top_k": cfg.top_k,
+                "budget_fraction": cfg.budget_fraction, "trials_per_pair": cfg.trials_per_pair,
+                "spent_trials": spent_trials, "margin": margin},
+        predictor=dict(predictor or {}))

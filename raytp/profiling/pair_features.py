@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from raytp.config import DataConfig
+from raytp.config import DataConfig, ordered_pairs
 from raytp.data.dataset import MultiTaskDataset
 from raytp.data.subsets import pair_label_examples, source_train, target_train, validation_labels
 from raytp.errors import ProfilingError
@@ -47,10 +47,6 @@ ID_COLUMNS = ("source", "target")
 TASK_STAT_COLUMNS = ("source_positives", "target_positives", "source_f1_val", "target_f1_val")
 
 Signatures = Mapping[str, Mapping[str, torch.Tensor]]
-
-
-def ordered_pairs(tasks: list[str]) -> list[tuple[str, str]]:
-    return [(s, t) for s in tasks for t in tasks if s != t]
 
 
 def _np(x: torch.Tensor | np.ndarray) -> np.ndarray:

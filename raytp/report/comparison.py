@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from raytp.config import compute_units
 from raytp.predict.evaluate import ndcg_at_k, regret_at_k
 from raytp.predict.intervals import ranking_intervals, side_intervals
 
@@ -183,7 +184,7 @@ def random_draws(single: dict, full: pd.DataFrame, pairs: pd.DataFrame, per_targ
             "gain_captured_pooled_mean": float(np.mean([s["gain_captured_pooled"] or 0.0 for s in sims]))}
 
 
-def compare(single_task: dict, full: pd.DataFrame, pruned: pd.DataFrame, predictions: pd.DataFrame,
+def compare(single: dict[str, dict], full: pd.DataFrame, pruned: pd.DataFrame, predictions: pd.DataFrame,
             costs: dict[str, float], k: int = 3, first_point: dict[str, Any] | None = None,
             margin: float = 0.0, seed: int = 0) -> dict[str, Any]:
     """The report: see the module docstring. ``predictions`` has source, target, probability, kept and
@@ -192,7 +193,6 @@ def compare(single_task: dict, full: pd.DataFrame, pruned: pd.DataFrame, predict
     same budget (one trial per kept pair at that point) and random rankings drawn 200 times.
     ``margin``: the full search's noise margin (for the beyond-margin gain captured); ``seed``: the
     bootstrap's."""
-    single = single_task["tasks"]
     targets = list(single)
     train_s = sum(s["compute_s"] - s.get("profiling_s", 0.0) * _units(s) for s in single.values())
     profiling_s = sum(s.get("profiling_s", 0.0) * _units(s) for s in single.values())
@@ -265,8 +265,8 @@ def compare(single_task: dict, full: pd.DataFrame, pruned: pd.DataFrame, predict
 
 
 def _units(summary: dict) -> float:
-    res = summary.get("resources", {"CPU": 1.0, "GPU": 0.0})
-    return res["GPU"] if res.get("GPU", 0) > 0 else res.get("CPU", 1.0)
+    res = summary.get("resources", {})
+    return compute_units(res.get("CPU", 1.0), res.get("GPU", 0.0))
 
 
 # -- rendering --------------------------------------------------------------------------------------
@@ -286,7 +286,7 @@ def best_so_far(single: dict[str, dict], trials: pd.DataFrame, offset_s: float) 
     return np.array(xs), np.array(ys)
 
 
-def plot_report(report: dict, single_task: dict, full: pd.DataFrame, pruned: pd.DataFrame,
+def plot_report(report: dict, single: dict[str, dict], full: pd.DataFrame, pruned: pd.DataFrame,
                 predictions: pd.DataFrame, out_dir) -> list[str]:
     """Best-so-far F1 against compute for both searches, and predicted probability vs observed gain."""
     import matplotlib
@@ -295,7 +295,6 @@ def plot_report(report: dict, single_task: dict, full: pd.DataFrame, pruned: pd.
     from pathlib import Path
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    single = single_task["tasks"]
     c = report["compute_s"]
     fig, ax = plt.subplots(figsize=(7, 4.2))
     x, y = best_so_far(single, full, c["single_task_training"])

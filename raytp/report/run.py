@@ -6,7 +6,8 @@ from typing import Any
 
 import pandas as pd
 
-from raytp.rundir import RunDir, load_run_config, read_single_task
+from raytp.rundir import RunDir, load_run_config
+from raytp.rundir.records import read_pruning_plan, read_single_task
 from raytp.rundir.names import (CALIBRATION, PAIR_PREDICTIONS, PIPELINE, PLOTS, PRUNING, REPORT, REPORT_MD,
                                 SEARCH_FULL, SEARCH_PRUNED, search_summary)
 
@@ -27,14 +28,14 @@ def compare_run(run: RunDir) -> dict[str, Any]:
         if not run.has(rel):
             raise RunDirError(f"{run.path(rel)}: missing; `raytp compare` needs both searches "
                               f"(run `raytp run --with-full --out {run.root}`)")
-    single = read_single_task(run)
+    single = read_single_task(run).tasks
     full = run.read_parquet(SEARCH_FULL)
     pruned = pruned_side_trials(run)
     predictions = run.read_parquet(PAIR_PREDICTIONS)
     stages = run.read_json(PIPELINE)["stages"] if run.has(PIPELINE) else {}
     costs = {"pair_features_s": float(stages.get("pair_features", {}).get("pair_features_s", 0.0)),
              "predictor_s": float(stages.get("predict", {}).get("compute_s", 0.0))}
-    space = run.read_json(PRUNING).get("space", {}) if run.has(PRUNING) else {}
+    space = read_pruning_plan(run).space if run.has(PRUNING) else {}
     noise = run.read_json(search_summary("full")).get("noise") if run.has(search_summary("full")) else None
     report = compare(single, full, pruned, predictions, costs, first_point=first_point(space) or None,
                      margin=float((noise or {}).get("margin") or 0.0))

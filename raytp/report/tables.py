@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from raytp.rundir.records import SingleTaskSummary
+
 
 def format_table(headers: list[str], rows: list[list[Any]]) -> str:
     cells = [[_fmt(c) for c in r] for r in rows]
@@ -28,10 +30,10 @@ def _numeric(s: str) -> bool:
         return False
 
 
-def single_task_table(summary: dict[str, Any]) -> str:
+def single_task_table(summary: SingleTaskSummary) -> str:
     rows = [[t, s["f1_val"], s["f1_test"], s["f1_test_sd"], s["positives_train"], s["hyperparameters"]["lr"],
-             s["train_wall_s"]] for t, s in summary["tasks"].items()]
-    rows += [[t, "failed", why, "", "", "", ""] for t, why in summary.get("failed", {}).items()]
+             s["train_wall_s"]] for t, s in summary.tasks.items()]
+    rows += [[t, "failed", why, "", "", "", ""] for t, why in summary.failed.items()]
     text = format_table(["task", "F1 val", "F1 test", "SD test", "pos train", "lr", "seconds"], rows)
-    return (f"{text}\n\n{len(summary['tasks'])} tasks on {summary['workers']} workers in {summary['wall_s']:.1f} s "
-            f"(compute {summary['compute_s']:.1f} s; F1 = positive class, mean of {len(summary['seeds'])} seeds)")
+    return (f"{text}\n\n{len(summary.tasks)} tasks on {summary.workers} workers in {summary.wall_s:.1f} s "
+            f"(compute {summary.compute_s:.1f} s; F1 = positive class, mean of {len(summary.seeds)} seeds)")

@@ -1,12 +1,11 @@
-"""Pure helpers shared by pipeline stages: run-directory checks, per-task artifacts, summaries."""
+"""Which config a run directory belongs to: checks before a command writes, and the run's own config."""
 
 from __future__ import annotations
 
-from typing import Any
 
 from raytp.config import ExperimentConfig, load_config
 from raytp.errors import RunDirError
-from raytp.rundir.names import CONFIG, SINGLE_TASK
+from raytp.rundir.names import CONFIG
 from raytp.rundir.store import RunDir
 
 
@@ -49,8 +48,3 @@ def _checked_config(run: RunDir) -> ExperimentConfig:
     run.read_bytes(CONFIG)
     return load_config(run.path(CONFIG))
 
-
-def read_single_task(run: RunDir) -> dict[str, Any]:
-    if not run.has(SINGLE_TASK):
-        raise RunDirError(f"{run.path(SINGLE_TASK)}: missing; run `raytp train --out {run.root}` first")
-    return run.read_json(SINGLE_TASK)

@@ -32,8 +32,6 @@ REPORT = "report.json"
 REPORT_MD = "report.md"
 PLOTS = "plots"
 TUNE = "tune"
-SEARCH_NAMES = ("full", "pruned", "calibration")
-TEXT_SUFFIXES = (".yaml", ".yml", ".md", ".txt", ".csv")
 
 
 def search_table(name: str) -> str:
@@ -45,7 +43,7 @@ def search_summary(name: str) -> str:
     return f"search_{name}.json"
 
 
-SEARCH_FULL, SEARCH_PRUNED, CALIBRATION = (search_table(n) for n in SEARCH_NAMES)
+SEARCH_FULL, SEARCH_PRUNED, CALIBRATION = (search_table(n) for n in ("full", "pruned", "calibration"))
 
 
 def task_summary_path(task: str) -> str:
@@ -69,4 +67,4 @@ def artifact_kind(rel: str) -> str:
     for suffix, kind in ((".json", "json"), (".parquet", "parquet"), (".safetensors", "tensors")):
         if rel.endswith(suffix):
             return kind
-    return "text" if rel.endswith(TEXT_SUFFIXES) else "bytes"
+    return "text" if rel.endswith((".yaml", ".yml", ".md", ".txt", ".csv")) else "bytes"

@@ -6,10 +6,12 @@ import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import ray
 
-from raytp.config import ResourcesConfig
+from raytp.config import ExperimentConfig, ResourcesConfig
+from raytp.data.dataset import MultiTaskDataset
 from raytp.errors import RaytpError
 
 
@@ -18,7 +20,6 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None, num_gpus
     if ray.is_initialized():
         return False
     address = address or os.environ.get("RAY_ADDRESS") or None
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     kwargs = dict(logging_level=logging.WARNING, log_to_driver=True, include_dashboard=False)
     try:
         if address:
@@ -31,6 +32,28 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None, num_gpus
     except ConnectionError as e:
         raise RaytpError(f"cannot connect to the Ray cluster at {address!r}: {e}") from None
     return True
+
+
+_PROCESS_DATA: dict[tuple, tuple[Any, Any, Any]] = {}
+
+
+def worker_data(cfg: ExperimentConfig, ds_box: list[Any]) -> tuple[MultiTaskDataset, Any, Any]:
+    """Dataset, backend and features of a worker process (actor or trial), made once per process: torch threads
+    follow the worker's CPUs, the device its GPUs. The dataset arrives boxed in a list so Ray passes the object
+    reference, not the value: a restarted worker fetches it again from the object store."""
+    import torch
+
+    from raytp.models.encoders import pick_device
+    from raytp.models.registry import make_backend
+    torch.set_num_threads(max(1, int(cfg.resources.cpus_per_worker)))
+    device = pick_device(cfg.resources.gpus_per_worker)
+    key = (ds_box[0].hex(), cfg.backend.model_dump_json(), device)
+    if key not in _PROCESS_DATA:
+        _PROCESS_DATA.clear()
+        ds = ray.get(ds_box[0])
+        backend = make_backend(cfg.backend, device)
+        _PROCESS_DATA[key] = (ds, backend, backend.featurize(ds.texts))
+    return _PROCESS_DATA[key]
 
 
 @contextmanager

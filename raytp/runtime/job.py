@@ -14,7 +14,8 @@ from raytp.data import load_experiment_data
 from raytp.pipeline import calibration_labels, calibration_sample, features_stage, knowledge_base, predict_stage
 from raytp.report import compare_run
 from raytp.runtime.cluster import ray_session
-from raytp.rundir import prepare_run_dir, read_single_task
+from raytp.rundir import prepare_run_dir
+from raytp.rundir.records import read_pruning_plan, read_single_task
 from raytp.rundir.names import (CALIBRATION, PAIR_FEATURES, PIPELINE, PRUNING, SEARCH_FULL, SEARCH_PRUNED,
                                 SINGLE_TASK)
 
@@ -45,8 +46,8 @@ def run_pipeline(cfg: ExperimentConfig, run_dir: str, resume: bool = False, with
         if not done(SINGLE_TASK):
             _log(progress, f"single-task stage: {len(cfg.data.tasks)} tasks")
             s = run_single_task_stage(cfg, ds, run, resume=resume, progress=progress)
-            record("single_task", {"wall_s": s["wall_s"], "compute_s": s["compute_s"], "failed": s["failed"]})
-        single = read_single_task(run)
+            record("single_task", {"wall_s": s.wall_s, "compute_s": s.compute_s, "failed": s.failed})
+        single = read_single_task(run).tasks
 
         if not done(PAIR_FEATURES):
             _log(progress, "pair features: signature similarities, task statistics, LogME, TextEmb")
@@ -58,7 +59,7 @@ def run_pipeline(cfg: ExperimentConfig, run_dir: str, resume: bool = False, with
             if cfg.prune.knowledge_base:
                 frames.append(knowledge_base([str(p) for p in cfg.prune.knowledge_base]))
             if cfg.prune.calibration_pairs > 0:
-                pairs = calibration_sample(list(single["tasks"]), cfg.prune.calibration_pairs, cfg.seed)
+                pairs = calibration_sample(list(single), cfg.prune.calibration_pairs, cfg.seed)
                 if not done(CALIBRATION):
                     _log(progress, f"calibration: {len(pairs)} pairs x the full grid (cost counted)")
                     c = run_full_search(cfg, ds, single, run, progress=progress, replicate=False, pairs=pairs,
@@ -73,16 +74,16 @@ def run_pipeline(cfg: ExperimentConfig, run_dir: str, resume: bool = False, with
 
         if not done(PRUNING):
             plan = predict_stage(cfg, run, labelled, exclude, spent, margin=margin, outcomes=cal_trials)
-            record("predict", {"compute_s": plan["predictor_s"], "pairs_kept": len(plan["pairs"]),
-                               "num_samples": plan["num_samples"], "labelled": 0 if labelled is None else len(labelled),
-                               "fallback": plan["predictor"].get("fallback")})
-            _log(progress, f"predictor kept {len(plan['pairs'])} of {plan['pairs_total']} pairs "
-                           f"({plan['num_samples']} Optuna trials)")
-        plan = run.read_json(PRUNING)
+            record("predict", {"compute_s": plan.predictor_s, "pairs_kept": len(plan.pairs),
+                               "num_samples": plan.num_samples, "labelled": 0 if labelled is None else len(labelled),
+                               "fallback": plan.predictor.get("fallback")})
+            _log(progress, f"predictor kept {len(plan.pairs)} of {plan.pairs_total} pairs "
+                           f"({plan.num_samples} Optuna trials)")
+        plan = read_pruning_plan(run)
 
-        if plan["pairs"] and not done(SEARCH_PRUNED):
+        if plan.pairs and not done(SEARCH_PRUNED):
             _log(progress, "pruned search: Ray Tune + Optuna (TPE) + ASHA over the kept pairs")
-            p = run_pruned_search(cfg, ds, single, run, plan["pairs"], plan["space"], plan["num_samples"],
+            p = run_pruned_search(cfg, ds, single, run, plan.pairs, plan.space, plan.num_samples,
                                   progress=progress, replicate=False, resume=resume)
             record("pruned_search", {"wall_s": p["wall_s"], "compute_s": p["compute_s"], "trials": p["trials"]})
 

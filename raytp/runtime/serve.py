@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +23,13 @@ from ray import serve
 from ray.serve import Application
 
 from raytp.errors import RaytpError
+from raytp.runtime.cluster import ensure_ray
 from raytp.serving.http_api import LOOPBACK_HOSTS, TOKEN_ENV, create_app
 from raytp.serving.recommender import Recommender
 from raytp.runtime.serve_env import LOGGING_CONFIG
 
-__all__ = ["APP_NAME", "DEPLOYMENT_NAME", "RecommenderService", "build_app", "is_loopback", "make_app", "run_local"]
+__all__ = ["APP_NAME", "DEPLOYMENT_NAME", "RecommenderService", "build_app", "is_loopback", "local_service", "make_app",
+           "run_local"]
 
 APP_NAME = "raytp-recommender"
 DEPLOYMENT_NAME = "Recommender"
@@ -108,3 +112,18 @@ def run_local(run_dir: str, host: str = "127.0.0.1", port: int = 8000, token: st
     # with HAProxy ingress each replica also listens on all interfaces (Ray's choice): keep a local server local
     serve.run(make_app(run_dir, token=token, loopback_only=is_loopback(host)), name=APP_NAME, route_prefix="/")
     return f"http://{host}:{port}"
+
+
+@contextmanager
+def local_service(run_dir: str, host: str = "127.0.0.1", port: int = 8000, token: str | None = None,
+                  address: str | None = None) -> Iterator[str]:
+    """``run_dir`` served on host:port for the duration of the block (yields the base URL). Joins ``address`` (or
+    RAY_ADDRESS), else starts a local Ray; what this call started (Ray, and Serve on it) is shut down afterwards."""
+    import ray
+    started = ensure_ray(address)
+    try:
+        yield run_local(run_dir, host=host, port=port, token=token)
+    finally:
+        if started:
+            serve.shutdown()
+            ray.shutdown()

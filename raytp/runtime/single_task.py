@@ -17,11 +17,12 @@ import ray
 from ray.exceptions import RayActorError, RayTaskError
 from tqdm.auto import tqdm
 
-from raytp.config import ExperimentConfig, config_from_dict
+from raytp.config import ExperimentConfig, compute_units, config_from_dict
 from raytp.data.dataset import MultiTaskDataset
 from raytp.errors import RaytpError
-from raytp.runtime.cluster import check_fits
-from raytp.rundir.names import SINGLE_TASK, checkpoint_path, signature_path, task_runs_path, task_summary_path
+from raytp.runtime.cluster import check_fits, worker_data
+from raytp.rundir.names import checkpoint_path, signature_path, task_runs_path, task_summary_path
+from raytp.rundir.records import SingleTaskSummary, write_single_task
 from raytp.rundir import RunDir
 
 
@@ -29,20 +30,9 @@ class TaskTrainer:
     """Trains one task at a time; keeps data and features between tasks."""
 
     def __init__(self, cfg_dict: dict[str, Any], ds_box: list[Any]):
-        import torch
-
-        from raytp.models.encoders import pick_device
-        from raytp.models.registry import make_backend
-
         self.cfg: ExperimentConfig = config_from_dict(cfg_dict)
-        res = self.cfg.resources
-        torch.set_num_threads(max(1, int(res.cpus_per_worker)))
-        self.device = pick_device(res.gpus_per_worker)
-        # the dataset arrives boxed in a list so Ray passes the reference, not the value: a restarted
-        # actor fetches it again from the object store
-        self.ds: MultiTaskDataset = ray.get(ds_box[0])
-        self.backend = make_backend(self.cfg.backend, self.device)
-        self.features = self.backend.featurize(self.ds.texts)
+        self.ds, self.backend, self.features = worker_data(self.cfg, ds_box)
+        self.device = self.backend.device
         self.data_fingerprint = self.ds.fingerprint()
 
     def train(self, task: str) -> dict[str, Any]:
@@ -79,7 +69,7 @@ def _resources(cfg: ExperimentConfig) -> dict[str, float]:
 
 
 def run_single_task_stage(cfg: ExperimentConfig, ds: MultiTaskDataset, run: RunDir, resume: bool = False,
-                          progress: bool = True) -> dict[str, Any]:
+                          progress: bool = True) -> SingleTaskSummary:
     """Train every configured task on Ray actors; write per-task artifacts and ``single_task.json``."""
     start = time.perf_counter()
     done: dict[str, dict[str, Any]] = {}
@@ -135,19 +125,11 @@ def run_single_task_stage(cfg: ExperimentConfig, ds: MultiTaskDataset, run: RunD
     for a in actors:
         ray.kill(a)
     ordered = {t: done[t] for t in cfg.data.tasks if t in done}
-    out = {
-        "tasks": ordered,
-        "failed": failed,
-        "attempts": attempts,
-        "wall_s": time.perf_counter() - start,
-        "compute_s": sum(s["compute_s"] for s in ordered.values()),
-        "workers": workers,
-        "seeds": cfg.seeds(),
-        "config_fingerprint": cfg.fingerprint(),
-        "data_fingerprint": ds.fingerprint(),
-        "backend": cfg.backend.name,
-    }
-    run.write_json(SINGLE_TASK, out)
+    out = SingleTaskSummary(tasks=ordered, failed=failed, attempts=attempts, wall_s=time.perf_counter() - start,
+                            compute_s=sum(s["compute_s"] for s in ordered.values()), workers=workers,
+                            seeds=cfg.seeds(), config_fingerprint=cfg.fingerprint(), data_fingerprint=ds.fingerprint(),
+                            backend=cfg.backend.name)
+    write_single_task(run, out)
     if failed and not ordered:
         raise RaytpError(f"every task failed; first: {next(iter(failed.items()))}")
     return out
@@ -160,9 +142,7 @@ def _store_task_result(run: RunDir, cfg: ExperimentConfig, result: dict[str, Any
         run.write_bytes(signature_path(task), result["signature"])
     summary = dict(result["summary"])
     held = _resources(cfg)
-    # compute seconds = wall time x resources held (GPU fraction when GPUs are used, else CPUs)
-    units = held["GPU"] if held["GPU"] > 0 else held["CPU"]
-    summary.update({"compute_s": summary["train_wall_s"] * units, "resources": held,
+    summary.update({"compute_s": summary["train_wall_s"] * compute_units(held["CPU"], held["GPU"]), "resources": held,
                     "checkpoint": checkpoint_path(task), "node": result["node"], "device": result["device"],
                     "node_id": result["node_id"], "gpu_ids": result["gpu_ids"],
                     "signature": signature_path(task) if result.get("signature") is not None else None})

@@ -22,42 +22,18 @@ import ray
 from ray import tune
 from ray.tune.schedulers import ASHAScheduler, TrialScheduler
 
-from raytp.config import ExperimentConfig, config_from_dict
+from raytp.config import ExperimentConfig, compute_units, config_from_dict
 from raytp.data.dataset import MultiTaskDataset
 from raytp.errors import RaytpError
-from raytp.runtime.cluster import check_fits
+from raytp.runtime.cluster import check_fits, worker_data
 from raytp.search.outcomes import OK, add_gains, label_rows, noise_margin, pair_outcomes, pooled_seed_sd, summarize
 from raytp.search.space import first_point, full_space, hp_columns, resolve_point
 from raytp.rundir import RunDir, names
 
-_PROCESS_DATA: dict[tuple, tuple[MultiTaskDataset, Any, Any]] = {}
 COLUMNS = ["trial_id", "source", "target", "hp_mode", "hp_lr", "hp_lr_scale", "hp_epochs", "hp_source_weight",
            "f1_val", "f1_test", "f1_val_sd", "f1_test_sd", "precision_test", "recall_test", "baseline_f1_val",
            "baseline_f1_test", "gain", "gain_val", "beneficial", "harmful", "status", "error", "stopped_early",
            "epochs_run", "best_epoch", "train_s", "compute_s", "wall_s", "node_id"]
-
-
-def resource_units(cfg: ExperimentConfig) -> float:
-    """What one trial-second costs: GPU fraction when GPUs are requested, else CPUs."""
-    r = cfg.resources
-    return r.gpus_per_worker if r.gpus_per_worker > 0 else r.cpus_per_worker
-
-
-def _process_data(cfg: ExperimentConfig, ds_box: list[Any]) -> tuple[MultiTaskDataset, Any, Any]:
-    """Dataset, backend and features for this worker process (fetched and featurised once per process)."""
-    import torch
-
-    from raytp.models.encoders import pick_device
-    from raytp.models.registry import make_backend
-    torch.set_num_threads(max(1, int(cfg.resources.cpus_per_worker)))
-    device = pick_device(cfg.resources.gpus_per_worker)
-    key = (ds_box[0].hex(), cfg.backend.model_dump_json(), device)
-    if key not in _PROCESS_DATA:
-        _PROCESS_DATA.clear()
-        ds = ray.get(ds_box[0])
-        backend = make_backend(cfg.backend, device)
-        _PROCESS_DATA[key] = (ds, backend, backend.featurize(ds.texts))
-    return _PROCESS_DATA[key]
 
 
 def _pair_trial(config: dict[str, Any], *, cfg_dict: dict[str, Any], ds_box: list[Any],
@@ -75,7 +51,7 @@ def _pair_trial(config: dict[str, Any], *, cfg_dict: dict[str, Any], ds_box: lis
         point = {k: v for k, v in config.items() if k != "pair"}
     if f"{source}>{target}" in fail_on:
         raise RuntimeError(f"injected failure for {source}>{target}")
-    ds, backend, features = _process_data(cfg, ds_box)
+    ds, backend, features = worker_data(cfg, ds_box)
     resolved = resolve_point(point, baselines[target], cfg)
     trainer = PairTrainer(backend, features, ds, cfg, source, target, resolved, cfg.seeds(),
                           baseline_f1_val=baselines[target]["f1_val"])
@@ -152,7 +128,7 @@ def _storage(cfg: ExperimentConfig, run: RunDir) -> str:
     return str(Path(sp or run.path(names.TUNE)).resolve())
 
 
-def _run_tuner(cfg: ExperimentConfig, ds: MultiTaskDataset, single_task: dict[str, Any], run: RunDir, mode: str,
+def _run_tuner(cfg: ExperimentConfig, ds: MultiTaskDataset, single: dict[str, Any], run: RunDir, mode: str,
                param_space: dict[str, Any], tune_config: dict[str, Any], trials: list[dict[str, Any]] | None,
                progress: bool, fail_on: list[str] | tuple[str, ...] = (),
                resume: bool = False) -> tuple[list[Any], float]:
@@ -166,7 +142,7 @@ def _run_tuner(cfg: ExperimentConfig, ds: MultiTaskDataset, single_task: dict[st
     concurrency = cfg.search.max_concurrent_trials or check_fits(res)
     trainable = tune.with_resources(
         tune.with_parameters(_pair_trial, cfg_dict=cfg.model_dump(mode="json"), ds_box=[ray.put(ds)], trials=trials,
-                             baselines=single_task["tasks"], fail_on=list(fail_on)),
+                             baselines=single, fail_on=list(fail_on)),
         {"cpu": res.cpus_per_worker, "gpu": res.gpus_per_worker})
     storage, name = _storage(cfg, run), f"search_{mode}"
     exp_path = f"{storage.rstrip('/')}/{name}"
@@ -197,7 +173,7 @@ def _run_tuner(cfg: ExperimentConfig, ds: MultiTaskDataset, single_task: dict[st
 def _row(result: Any, trial_id: str, source: str, target: str, point: dict[str, Any], cfg: ExperimentConfig,
          baselines: dict[str, Any]) -> dict[str, Any]:
     m = dict(result.metrics or {})
-    units = resource_units(cfg)
+    units = compute_units(cfg.resources.cpus_per_worker, cfg.resources.gpus_per_worker)
     row: dict[str, Any] = {"trial_id": trial_id, "source": source, "target": target}
     try:
         row.update(hp_columns(point, resolve_point(point, baselines[target], cfg)))
@@ -224,15 +200,15 @@ def _one_line(err: Any) -> str:
     return (lines[-1] if lines else type(err).__name__)[:300]
 
 
-def finish_table(rows: list[dict[str, Any]], cfg: ExperimentConfig, single_task: dict[str, Any]) -> pd.DataFrame:
+def finish_table(rows: list[dict[str, Any]], cfg: ExperimentConfig, single: dict[str, Any]) -> pd.DataFrame:
     """Gains against each target's baseline, noise-margin labels, the documented column order."""
-    df = add_gains(pd.DataFrame(rows), single_task)
-    margin = noise_margin(pooled_seed_sd(df, single_task), cfg.train.seeds, cfg.search)
+    df = add_gains(pd.DataFrame(rows), single)
+    margin = noise_margin(pooled_seed_sd(df, single), cfg.train.seeds, cfg.search)
     df = label_rows(df, margin)
     return df[[c for c in COLUMNS if c in df.columns]].sort_values("trial_id").reset_index(drop=True)
 
 
-def run_full_search(cfg: ExperimentConfig, ds: MultiTaskDataset, single_task: dict[str, Any], run: RunDir,
+def run_full_search(cfg: ExperimentConfig, ds: MultiTaskDataset, single: dict[str, Any], run: RunDir,
                     progress: bool = True, fail_on: tuple[str, ...] = (),
                     replicate: bool | None = None, control: bool = False,
                     pairs: list[tuple[str, str]] | None = None, name: str = "full",
@@ -241,28 +217,28 @@ def run_full_search(cfg: ExperimentConfig, ds: MultiTaskDataset, single_task: di
 
     ``fail_on``: "source>target" pairs whose trials raise (fault injection for tests). ``pairs``
     restricts the grid to those pairs (e.g. the predictor's calibration sample, ``name="calibration"``)."""
-    trials = full_space(cfg, single_task)
+    trials = full_space(cfg, single)
     if pairs is not None:
         keep = {tuple(p) for p in pairs}
         trials = [t for t in trials if (t["source"], t["target"]) in keep]
-    results, wall = _run_tuner(cfg, ds, single_task, run, name, {"i": tune.grid_search(list(range(len(trials))))},
+    results, wall = _run_tuner(cfg, ds, single, run, name, {"i": tune.grid_search(list(range(len(trials))))},
                                {}, trials, progress, fail_on, resume=resume)
     rows = []
     for r in results:
         i = int(r.config["i"])
         t = trials[i]
-        rows.append(_row(r, f"{name}-{i:04d}", t["source"], t["target"], t["point"], cfg, single_task["tasks"]))
-    return _write(cfg, ds, single_task, run, name, rows, wall, replicate, control)
+        rows.append(_row(r, f"{name}-{i:04d}", t["source"], t["target"], t["point"], cfg, single))
+    return _write(cfg, ds, single, run, name, rows, wall, replicate, control)
 
 
-def run_pruned_search(cfg: ExperimentConfig, ds: MultiTaskDataset, single_task: dict[str, Any], run: RunDir,
+def run_pruned_search(cfg: ExperimentConfig, ds: MultiTaskDataset, single: dict[str, Any], run: RunDir,
                       pairs: list[dict[str, Any]], space: dict[str, list[Any]], num_samples: int,
                       progress: bool = True, fail_on: tuple[str, ...] = (),
                       replicate: bool | None = False, resume: bool = False) -> dict[str, Any]:
     """Optuna (TPE, seeded) + ASHA over the kept pairs and a narrowed space; writes search_pruned.*.
 
     The metric is the seed-mean validation gain over the target's single-task baseline, comparable
-    across targets. ``space`` maps hyperparameter names (see ``raytp.search.space.HP_NAMES``) to
+    across targets. ``space`` maps hyperparameter names (see ``raytp.config.GRID_KEYS``) to
     candidate values."""
     from optuna.samplers import TPESampler
     from ray.tune.search.optuna import OptunaSearch
@@ -274,7 +250,7 @@ def run_pruned_search(cfg: ExperimentConfig, ds: MultiTaskDataset, single_task: 
         s, t = n.split(">")
         if s == t or s not in cfg.data.tasks or t not in cfg.data.tasks:
             raise RaytpError(f"pruning.json: pair {n} is not an ordered pair of the run's tasks")
-        if t not in single_task["tasks"]:
+        if t not in single:
             raise RaytpError(f"single_task.json: no single-task result for target {t!r}")
     param_space: dict[str, Any] = {"pair": tune.choice(sorted(set(names)))}
     for k, vals in space.items():
@@ -290,29 +266,29 @@ def run_pruned_search(cfg: ExperimentConfig, ds: MultiTaskDataset, single_task: 
     scheduler = WarmStartASHA(protect_first=len(warm) if cfg.prune.protect_warm_start else 0,
                               time_attr="training_iteration", max_t=max_epochs, grace_period=min(2, max_epochs),
                               reduction_factor=3)
-    results, wall = _run_tuner(cfg, ds, single_task, run, "pruned", param_space,
+    results, wall = _run_tuner(cfg, ds, single, run, "pruned", param_space,
                                {"metric": "gain_val", "mode": "max", "search_alg": searcher, "scheduler": scheduler,
                                 "num_samples": int(num_samples)}, None, progress, fail_on, resume=resume)
     rows = []
     for n, r in enumerate(results):
         s, t = r.config["pair"].split(">")
         point = {k: v for k, v in r.config.items() if k != "pair"}
-        rows.append(_row(r, f"pruned-{n:04d}", s, t, point, cfg, single_task["tasks"]))
-    return _write(cfg, ds, single_task, run, "pruned", rows, wall, replicate, False)
+        rows.append(_row(r, f"pruned-{n:04d}", s, t, point, cfg, single))
+    return _write(cfg, ds, single, run, "pruned", rows, wall, replicate, False)
 
 
-def _write(cfg: ExperimentConfig, ds: MultiTaskDataset, single_task: dict[str, Any], run: RunDir, mode: str,
+def _write(cfg: ExperimentConfig, ds: MultiTaskDataset, single: dict[str, Any], run: RunDir, mode: str,
            rows: list[dict[str, Any]], wall: float, replicate: bool | None, control: bool) -> dict[str, Any]:
-    df = finish_table(rows, cfg, single_task)
+    df = finish_table(rows, cfg, single)
     replication: list[dict[str, Any]] = []
     rep_compute = 0.0
     if (cfg.search.replicate if replicate is None else replicate) or control:
-        margin = noise_margin(pooled_seed_sd(df, single_task), cfg.train.seeds, cfg.search)
+        margin = noise_margin(pooled_seed_sd(df, single), cfg.train.seeds, cfg.search)
         labelled = pair_outcomes(df, margin)
         labelled = labelled[labelled["label"] != "neutral"]  # the control rides along on the labelled pairs
-        replication, rep_compute = replicate_pairs(cfg, ds, single_task, labelled, control=control)
+        replication, rep_compute = replicate_pairs(cfg, ds, single, labelled, control=control)
     run.write_parquet(names.search_table(mode), df)
-    summary = summarize(df, single_task, cfg.search, cfg.train.seeds, wall, replication, mode=mode)
+    summary = summarize(df, single, cfg.search, cfg.train.seeds, wall, replication, mode=mode)
     slots = cfg.search.max_concurrent_trials or check_fits(cfg.resources)
     summary["concurrency"] = slots
     summary["overhead_share"] = (max(0.0, 1.0 - float(df["train_s"].fillna(0).sum()) / (wall * slots))
@@ -334,7 +310,7 @@ def _replicate_target(cfg_dict: dict[str, Any], ds_box: list[Any], target: str, 
     from raytp.search.pairs import PairTrainer, shuffled_labels
     start = time.perf_counter()
     cfg = config_from_dict(cfg_dict)
-    ds, backend, features = _process_data(cfg, ds_box)
+    ds, backend, features = worker_data(cfg, ds_box)
     fresh = [cfg.seed + 1000 + i for i in range(cfg.train.seeds)]
     lr = float((target_summary.get("hyperparameters") or {}).get("lr", cfg.train.lr))
     base = float(np.mean([train_single(backend, features, ds, target, cfg, lr, s).metrics["f1_test"] for s in fresh]))
@@ -355,7 +331,7 @@ def _replicate_target(cfg_dict: dict[str, Any], ds_box: list[Any], target: str, 
     return out, time.perf_counter() - start
 
 
-def replicate_pairs(cfg: ExperimentConfig, ds: MultiTaskDataset, single_task: dict[str, Any], labelled: pd.DataFrame,
+def replicate_pairs(cfg: ExperimentConfig, ds: MultiTaskDataset, single: dict[str, Any], labelled: pd.DataFrame,
                     control: bool = False, timeout_s: float | None = None) -> tuple[list[dict[str, Any]], float]:
     """Rerun labelled pairs' selected configurations on fresh seeds (one Ray task per target).
 
@@ -373,10 +349,10 @@ def replicate_pairs(cfg: ExperimentConfig, ds: MultiTaskDataset, single_task: di
                                                max_retries=res.max_retries)
     ds_box = [ray.put(ds)]
     cfg_dict = cfg.model_dump(mode="json")
-    refs = [fn.remote(cfg_dict, ds_box, t, single_task["tasks"][t], js, control) for t, js in jobs.items()]
+    refs = [fn.remote(cfg_dict, ds_box, t, single[t], js, control) for t, js in jobs.items()]
     rows: list[dict[str, Any]] = []
     seconds = 0.0
     for part, s in ray.get(refs, timeout=timeout_s):
         rows += part
         seconds += s
-    return rows, seconds * resource_units(cfg)
+    return rows, seconds * compute_units(res.cpus_per_worker, res.gpus_per_worker)

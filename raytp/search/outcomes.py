@@ -23,6 +23,7 @@ Rules (documented here and in ``SearchConfig``):
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -30,23 +31,24 @@ import pandas as pd
 
 from raytp.config import SearchConfig
 from raytp.errors import RunDirError
+from raytp.profiling.similarity import spearman as rank_correlation
 
 OK = "ok"
 
 
-def baseline_of(single_task: dict[str, Any], target: str) -> dict[str, float]:
+def baseline_of(single: Mapping[str, Any], target: str) -> dict[str, float]:
     """The target's single-task seed-mean F1 (the baseline of every pair that targets it)."""
     try:
-        s = single_task["tasks"][target]
+        s = single[target]
         return {"f1_val": float(s["f1_val"]), "f1_test": float(s["f1_test"])}
     except KeyError:
         raise RunDirError(f"single_task.json: no single-task result for target {target!r}") from None
 
 
-def add_gains(df: pd.DataFrame, single_task: dict[str, Any]) -> pd.DataFrame:
+def add_gains(df: pd.DataFrame, single: Mapping[str, Any]) -> pd.DataFrame:
     """Add baseline_f1_val/test (of each row's target) and gain / gain_val."""
     df = df.copy()
-    base = {t: baseline_of(single_task, t) for t in df["target"].unique()}
+    base = {t: baseline_of(single, t) for t in df["target"].unique()}
     df["baseline_f1_val"] = df["target"].map(lambda t: base[t]["f1_val"])
     df["baseline_f1_test"] = df["target"].map(lambda t: base[t]["f1_test"])
     df["gain"] = df["f1_test"] - df["baseline_f1_test"]
@@ -54,11 +56,11 @@ def add_gains(df: pd.DataFrame, single_task: dict[str, Any]) -> pd.DataFrame:
     return df
 
 
-def pooled_seed_sd(df: pd.DataFrame, single_task: dict[str, Any], split: str = "test") -> float:
+def pooled_seed_sd(df: pd.DataFrame, single: Mapping[str, Any], split: str = "test") -> float:
     """Root mean seed variance of ``split`` F1 over completed trials and the single-task baselines."""
     col = f"f1_{split}_sd"
     sds = [float(x) for x in df.loc[df["status"] == OK, col].dropna()] if col in df else []
-    sds += [float(s.get(col, 0.0)) for s in single_task.get("tasks", {}).values()]
+    sds += [float(s.get(col, 0.0)) for s in single.values()]
     return float(math.sqrt(np.mean(np.square(sds)))) if sds else 0.0
 
 
@@ -86,9 +88,9 @@ def pair_outcomes(df: pd.DataFrame, margin: float) -> pd.DataFrame:
     return best
 
 
-def validation_margin(df: pd.DataFrame, single_task: dict[str, Any], search: SearchConfig, seeds: int) -> float:
+def validation_margin(df: pd.DataFrame, single: Mapping[str, Any], search: SearchConfig, seeds: int) -> float:
     """The noise margin from the seed SD of validation F1 (no test label read)."""
-    return noise_margin(pooled_seed_sd(df, single_task, "val"), seeds, search)
+    return noise_margin(pooled_seed_sd(df, single, "val"), seeds, search)
 
 
 def validation_truth(df: pd.DataFrame, margin: float) -> pd.DataFrame:
@@ -106,21 +108,22 @@ def validation_truth(df: pd.DataFrame, margin: float) -> pd.DataFrame:
 
 
 def spearman(a: Any, b: Any) -> float | None:
-    """Spearman rank correlation (None with fewer than 3 points or a constant side)."""
-    a, b = pd.Series(list(a), dtype=float), pd.Series(list(b), dtype=float)
-    mask = a.notna() & b.notna()
-    if mask.sum() < 3 or a[mask].nunique() < 2 or b[mask].nunique() < 2:
+    """``raytp.profiling.similarity.spearman`` over the pairs where both are known; None (JSON-ready) with fewer
+    than 3 of them or a constant side."""
+    a, b = np.asarray(list(a), dtype=float), np.asarray(list(b), dtype=float)
+    ok = ~np.isnan(a) & ~np.isnan(b)
+    if ok.sum() < 3 or len(np.unique(a[ok])) < 2 or len(np.unique(b[ok])) < 2:
         return None
-    return float(a[mask].rank().corr(b[mask].rank()))
+    return float(rank_correlation(a[ok], b[ok]))
 
 
-def best_per_target(df: pd.DataFrame, single_task: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def best_per_target(df: pd.DataFrame, single: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """Per target: the pair configuration with the best validation F1, and whether it beats single-task there."""
     out: dict[str, dict[str, Any]] = {}
     ok = df[df["status"] == OK]
-    for target in sorted(single_task.get("tasks", {})):
+    for target in sorted(single):
         rows = ok[ok["target"] == target]
-        base = single_task["tasks"][target]
+        base = single[target]
         if rows.empty:
             continue
         r = rows.sort_values(["f1_val", "trial_id"], ascending=[False, True]).iloc[0]
@@ -146,10 +149,10 @@ def replication_rate(replication: list[dict[str, Any]]) -> float | None:
     return float(np.mean(held)) if held else None
 
 
-def summarize(df: pd.DataFrame, single_task: dict[str, Any], search: SearchConfig, seeds: int, wall_s: float,
+def summarize(df: pd.DataFrame, single: Mapping[str, Any], search: SearchConfig, seeds: int, wall_s: float,
               replication: list[dict[str, Any]] | None = None, mode: str = "full") -> dict[str, Any]:
     """The summary object ``raytp search --json`` prints (and search_<mode>.json stores)."""
-    sd = pooled_seed_sd(df, single_task)
+    sd = pooled_seed_sd(df, single)
     margin = noise_margin(sd, seeds, search)
     pairs = pair_outcomes(df, margin)
     ok = df[df["status"] == OK]
@@ -171,7 +174,7 @@ def summarize(df: pd.DataFrame, single_task: dict[str, Any], search: SearchConfi
         "pairs_harmful": int((pairs["label"] == "harmful").sum()),
         "beneficial": [f"{r.source}->{r.target}" for r in pairs.itertuples() if r.label == "beneficial"],
         "harmful": [f"{r.source}->{r.target}" for r in pairs.itertuples() if r.label == "harmful"],
-        "best": best_per_target(df, single_task),
+        "best": best_per_target(df, single),
         "noise": {
             "seed_sd": sd,
             "seeds": seeds,

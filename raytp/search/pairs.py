@@ -24,15 +24,13 @@ from typing import Any
 
 import numpy as np
 
-from raytp.config import ExperimentConfig
+from raytp.config import PAIR_MODES, ExperimentConfig
 from raytp.data.dataset import MultiTaskDataset
 from raytp.data.subsets import source_train
 from raytp.errors import ConfigError
 from raytp.models.base import Backend
 from raytp.models.single import eval_sets, target_part
 from raytp.models.training import EvalSet, Fitter, HParams, Part, evaluate, fit
-
-MODES = ("multitask", "sequential")
 
 
 @dataclass(frozen=True)
@@ -45,7 +43,7 @@ class PairPoint:
     source_weight: float = 1.0
 
     def __post_init__(self) -> None:
-        if self.mode not in MODES:
+        if self.mode not in PAIR_MODES:
             raise ConfigError(f"search.grid.mode: unknown mode {self.mode!r}; use multitask or sequential")
 
     def as_dict(self) -> dict[str, Any]:

@@ -9,37 +9,11 @@ a missing ``epochs`` is ``train.epochs`` (a maximum: early stopping on target va
 
 from __future__ import annotations
 
-import itertools
 from typing import Any
 
-from raytp.config import ExperimentConfig
+from raytp.config import GRID_KEYS, ExperimentConfig, grid_points, ordered_pairs
 from raytp.errors import ConfigError, RunDirError
-from raytp.search.pairs import MODES, PairPoint
-
-HP_NAMES = ("mode", "lr", "lr_scale", "epochs", "source_weight")
-
-
-def ordered_pairs(tasks: list[str]) -> list[tuple[str, str]]:
-    """Every (source, target) with source != target, source-major (trials of one source run together)."""
-    return [(s, t) for s in tasks for t in tasks if s != t]
-
-
-def grid_points(grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
-    """The cross product of ``grid`` as unresolved points; ``source_weight`` is dropped for ``sequential``."""
-    grid = dict(grid)
-    modes = grid.pop("mode", list(MODES))
-    weights = grid.pop("source_weight", [None])
-    keys = sorted(grid)
-    points: list[dict[str, Any]] = []
-    for mode in modes:
-        for w in (weights if mode == "multitask" else [None]):
-            for combo in itertools.product(*(grid[k] for k in keys)):
-                p = {"mode": mode, **dict(zip(keys, combo))}
-                if w is not None:
-                    p["source_weight"] = w
-                if p not in points:
-                    points.append(p)
-    return points
+from raytp.search.pairs import PairPoint
 
 
 def first_point(space: dict[str, Any]) -> dict[str, Any]:
@@ -50,9 +24,9 @@ def first_point(space: dict[str, Any]) -> dict[str, Any]:
 
 def resolve_point(point: dict[str, Any], target_summary: dict[str, Any], cfg: ExperimentConfig) -> PairPoint:
     """A concrete ``PairPoint`` for one target (its single-task lr fills a missing ``lr``)."""
-    unknown = set(point) - set(HP_NAMES)
+    unknown = set(point) - set(GRID_KEYS)
     if unknown:
-        raise ConfigError(f"search space: unknown hyperparameter(s) {sorted(unknown)}; known: {list(HP_NAMES)}")
+        raise ConfigError(f"search space: unknown hyperparameter(s) {sorted(unknown)}; known: {list(GRID_KEYS)}")
     base_lr = point.get("lr")
     if base_lr is None:
         base_lr = (target_summary.get("hyperparameters") or {}).get("lr", cfg.train.lr)
@@ -78,10 +52,10 @@ def trial_configs(pairs: list[tuple[str, str]], points: list[dict[str, Any]]) ->
             for p in points for t in targets]
 
 
-def full_space(cfg: ExperimentConfig, single_task: dict[str, Any]) -> list[dict[str, Any]]:
+def full_space(cfg: ExperimentConfig, single: dict[str, Any]) -> list[dict[str, Any]]:
     """Every ordered pair of the config's tasks x every grid point, checked against the single-task results."""
     tasks = list(cfg.data.tasks)
-    missing = [t for t in tasks if t not in single_task.get("tasks", {})]
+    missing = [t for t in tasks if t not in single]
     if missing:
         raise RunDirError(f"single_task.json: no single-task result for task(s) {missing}; re-run `raytp train`")
     return trial_configs(ordered_pairs(tasks), grid_points(cfg.search.grid))

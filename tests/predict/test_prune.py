@@ -8,6 +8,7 @@ import pytest
 from raytp.config import PruneConfig
 from raytp.errors import PredictorError
 from raytp.predict.prune import build_pruning_plan, hopeless_values, select_pairs, warm_start
+from raytp.search.space import grid_points
 
 
 @pytest.fixture
@@ -63,11 +64,10 @@ def test_hopeless_values_dropped_but_never_all():
 
 
 def test_warm_start_from_single_task_lr():
-    single = {"hyperparameters": {"lr": 0.004, "epochs": 5}}
-    assert warm_start({"mode": ["multitask"]}, single) == {"lr": 0.004}
-    assert warm_start({"lr": [1e-3, 1e-2, 1e-1]}, single) == {"lr": 1e-2}  # nearest in log scale
+    hps = {"lr": 0.004, "epochs": 5}
+    assert warm_start({"mode": ["multitask"]}, hps) == {"lr": 0.004}
+    assert warm_start({"lr": [1e-3, 1e-2, 1e-1]}, hps) == {"lr": 1e-2}  # nearest in log scale
     assert warm_start({"lr": [1e-3]}, None) == {}
-    assert warm_start({"mode": ["multitask"]}, {"lr": 0.004}) == {"lr": 0.004}  # the hyperparameters alone
 
 
 def test_build_plan_is_json_ready(scored):
@@ -76,10 +76,20 @@ def test_build_plan_is_json_ready(scored):
     single = {"x": {"hyperparameters": {"lr": 0.01}}, "y": {"hyperparameters": {"lr": 0.02}}}
     plan = build_pruning_plan(scored, grid, PruneConfig(policy="top_k", top_k=1, trials_per_pair=4), single=single,
                               outcomes=outcomes, margin=0.01, predictor={"mode": "zero-shot"})
-    json.dumps(plan, allow_nan=False)
-    assert sorted(keys(plan["pairs"])) == [("a", "x"), ("b", "y")]
-    assert plan["space"] == {"mode": ["sequential"], "source_weight": [0.5, 1.0]}
-    assert plan["num_samples"] == 2 * 2  # 4 trials per pair requested, only 2 points left in the space
-    assert plan["pairs_total"] == 6 and plan["full_trials"] == 24
-    assert {p["target"]: p["warm_start"]["lr"] for p in plan["pairs"]} == {"x": 0.01, "y": 0.02}
-    assert plan["policy"]["name"] == "top_k" and plan["predictor"] == {"mode": "zero-shot"}
+    json.dumps(plan.to_dict(), allow_nan=False)
+    assert sorted(keys(plan.pairs)) == [("a", "x"), ("b", "y")]
+    assert plan.space == {"mode": ["sequential"], "source_weight": [0.5, 1.0]}
+    assert plan.num_samples == 2 * 1  # 4 trials per pair requested, one point left (sequential takes no weight)
+    assert plan.pairs_total == 6 and plan.full_trials == 6 * 3  # multitask x 2 weights + sequential
+    assert {p["target"]: p["warm_start"]["lr"] for p in plan.pairs} == {"x": 0.01, "y": 0.02}
+    assert plan.policy["name"] == "top_k" and plan.predictor == {"mode": "zero-shot"}
+
+
+def test_budget_counts_the_real_grid_with_source_weight(scored):
+    """``source_weight`` multiplies only multitask points: 3 points per pair here, not 2 x 2."""
+    grid = {"mode": ["multitask", "sequential"], "source_weight": [0.5, 1.0]}
+    assert len(grid_points(grid)) == 3
+    cfg = PruneConfig(policy="budget", budget_fraction=0.25, trials_per_pair=1)
+    plan = build_pruning_plan(scored, grid, cfg)
+    assert plan.full_trials == len(scored) * 3 == 18
+    assert len(plan.pairs) == 4  # floor(0.25 x 18) trials, one per kept pair (2 x 2 points would allow 6)

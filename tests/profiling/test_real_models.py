@@ -46,5 +46,5 @@ def test_signatures_to_pruning_plan(trained, tmp_path):
     scored = table[["source", "target"]].assign(probability=pred.predict_proba(table)[:, 1])
     plan = build_pruning_plan(scored, cfg.search.grid, cfg.prune, single=single, predictor=pred.to_dict())
     per_target = min(cfg.prune.top_k, len(cfg.data.tasks) - 1)
-    assert len(plan["pairs"]) == 3 * per_target and {p["target"] for p in plan["pairs"]} == set(cfg.data.tasks)
-    assert np.all([p["warm_start"]["lr"] == cfg.train.lr for p in plan["pairs"]])
+    assert len(plan.pairs) == 3 * per_target and {p["target"] for p in plan.pairs} == set(cfg.data.tasks)
+    assert np.all([p["warm_start"]["lr"] == cfg.train.lr for p in plan.pairs])

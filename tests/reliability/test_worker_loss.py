@@ -78,13 +78,13 @@ def test_killed_trainers_are_retried_and_a_task_that_keeps_dying_is_reported(ray
     assert len({pid for pid, _ in water_kills}) == 2, water_kills  # the first attempt and its one retry
     summary = box["summary"]
     # food: killed once, retried, done; water: killed on every attempt, reported; shelter: untouched
-    assert summary["attempts"] == {"food": 2, "water": 2, "shelter": 1}, summary["attempts"]
-    assert list(summary["tasks"]) == ["food", "shelter"] and summary["tasks"]["food"]["attempts"] == 2
-    assert list(summary["failed"]) == ["water"]
-    assert "ActorDiedError" in summary["failed"]["water"] or "RayActorError" in summary["failed"]["water"]
+    assert summary.attempts == {"food": 2, "water": 2, "shelter": 1}, summary.attempts
+    assert list(summary.tasks) == ["food", "shelter"] and summary.tasks["food"]["attempts"] == 2
+    assert list(summary.failed) == ["water"]
+    assert "ActorDiedError" in summary.failed["water"] or "RayActorError" in summary.failed["water"]
     assert run.verify() == []
     on_disk = run.read_json(SINGLE_TASK)
     assert on_disk["failed"].keys() == {"water"} and set(on_disk["tasks"]) == {"food", "shelter"}
     assert not run.has("single_task/water/summary.json")
     for t in ("food", "shelter"):
-        assert run.read_tensors(summary["tasks"][t]["checkpoint"])
+        assert run.read_tensors(summary.tasks[t]["checkpoint"])

@@ -20,9 +20,9 @@ def test_stage_trains_every_task_and_writes_artifacts(ray_local, tmp_path, small
     ds = load_experiment_data(small_cfg)
     run = prepare_run_dir(str(tmp_path / "run"), small_cfg)
     summary = run_single_task_stage(small_cfg, ds, run, progress=False)
-    assert list(summary["tasks"]) == small_cfg.data.tasks
-    assert summary["failed"] == {}
-    for task, s in summary["tasks"].items():
+    assert list(summary.tasks) == small_cfg.data.tasks
+    assert summary.failed == {}
+    for task, s in summary.tasks.items():
         assert 0.0 <= s["f1_test"] <= 1.0 and len(s["f1_test_seeds"]) == 2
         assert run.has(s["checkpoint"])
         tensors = run.read_tensors(s["checkpoint"])
@@ -31,9 +31,9 @@ def test_stage_trains_every_task_and_writes_artifacts(ray_local, tmp_path, small
         from raytp.profiling.signatures import load_signatures
         sig, meta = load_signatures(run.read_bytes(s["signature"]))
         assert meta["task"] == task and sig["responses/hidden"].shape[0] == small_cfg.data.probe_size
-    assert summary["workers"] == 2  # 2 CPUs, 1 CPU per worker
+    assert summary.workers == 2  # 2 CPUs, 1 CPU per worker
     on_disk = json.loads((tmp_path / "run" / "single_task.json").read_text())
-    assert on_disk["tasks"].keys() == summary["tasks"].keys()
+    assert on_disk["tasks"].keys() == summary.tasks.keys()
     assert RunDir(tmp_path / "run").verify() == []
 
 
@@ -61,8 +61,8 @@ def test_actors_are_placed_by_their_gpu_requests(tmp_path):
         ds = load_experiment_data(cfg)
         summary = run_single_task_stage(cfg, ds, prepare_run_dir(str(tmp_path / "run"), cfg), progress=False)
         worker_ids = {w.node_id for w in workers}
-        assert summary["workers"] == 2  # limited by the 2 GPUs, not the 4 CPUs
-        for s in summary["tasks"].values():
+        assert summary.workers == 2  # limited by the 2 GPUs, not the 4 CPUs
+        for s in summary.tasks.values():
             assert s["node_id"] in worker_ids
             assert len(s["gpu_ids"]) == 1
             assert s["device"] == "cpu"  # fake GPUs: torch sees none, training falls back to CPU

@@ -32,7 +32,7 @@ def test_full_search_grid_rows_and_failure(tiny, ray_local, tmp_path):
     from raytp.runtime.tune_search import run_full_search
     cfg, ds, single = tiny
     run = make_run_dir(tmp_path / "run", cfg, single)
-    summary = run_full_search(cfg, ds, single, run, progress=False, fail_on=("food>water",))
+    summary = run_full_search(cfg, ds, single.tasks, run, progress=False, fail_on=("food>water",))
     df = run.read_parquet("search_full.parquet")
     assert len(df) == 6 * 2 and df["trial_id"].is_unique
     assert set(zip(df["source"], df["target"])) == {(s, t) for s in cfg.data.tasks for t in cfg.data.tasks if s != t}
@@ -42,7 +42,7 @@ def test_full_search_grid_rows_and_failure(tiny, ray_local, tmp_path):
     ok = df[df["status"] == "ok"]
     assert len(ok) == 10 and ok["f1_test"].between(0, 1).all()
     for r in ok.itertuples():  # the baseline is the target's, never the source's
-        assert r.baseline_f1_test == single["tasks"][r.target]["f1_test"]
+        assert r.baseline_f1_test == single.tasks[r.target]["f1_test"]
         assert math.isclose(r.gain, r.f1_test - r.baseline_f1_test)
     assert set(ok["hp_mode"]) == {"multitask", "sequential"} and ok["compute_s"].gt(0).all()
     assert summary["trials"] == 12 and summary["trials_failed"] == 2 and summary["pairs_total"] == 6
@@ -58,7 +58,7 @@ def test_pruned_search_on_two_pairs(tiny, ray_local, tmp_path):
     cfg, ds, single = tiny
     run = make_run_dir(tmp_path / "run", cfg, single)
     pairs = [{"source": "food", "target": "water"}, {"source": "shelter", "target": "food"}]
-    summary = run_pruned_search(cfg, ds, single, run, pairs, {"mode": ["multitask", "sequential"],
+    summary = run_pruned_search(cfg, ds, single.tasks, run, pairs, {"mode": ["multitask", "sequential"],
                                                               "lr_scale": [1.0, 0.3]}, num_samples=4, progress=False)
     df = run.read_parquet("search_pruned.parquet")
     assert len(df) == 4 and summary["trials"] == 4
@@ -74,7 +74,7 @@ def test_pruned_search_rejects_unknown_pair(tiny, ray_local, tmp_path):
     cfg, ds, single = tiny
     run = make_run_dir(tmp_path / "run", cfg, single)
     with pytest.raises(RaytpError, match="pruning.json: pair food>nope"):
-        run_pruned_search(cfg, ds, single, run, [{"source": "food", "target": "nope"}], {}, 1, progress=False)
+        run_pruned_search(cfg, ds, single.tasks, run, [{"source": "food", "target": "nope"}], {}, 1, progress=False)
 
 
 def test_cli_pruned_needs_pruning_json(tiny, tmp_path, capsys):

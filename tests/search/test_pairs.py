@@ -26,7 +26,7 @@ def setup(disaster):
 @pytest.mark.parametrize("mode", ["multitask", "sequential"])
 def test_both_modes_train_and_report_each_epoch(setup, mode):
     cfg, ds, single, backend, features = setup
-    base = single["tasks"]["water"]
+    base = single.tasks["water"]
     tr = PairTrainer(backend, features, ds, cfg, "food", "water", PairPoint(mode, 1e-2, 3, 0.5), cfg.seeds(),
                      baseline_f1_val=base["f1_val"])
     reports = []
@@ -63,8 +63,8 @@ def test_shuffled_source_keeps_size_and_positive_rate(setup):
 
 
 def test_gain_uses_the_target_baseline_not_the_source():
-    single = {"tasks": {"food": {"f1_val": 0.50, "f1_test": 0.48, "f1_test_sd": 0.01},
-                        "water": {"f1_val": 0.30, "f1_test": 0.32, "f1_test_sd": 0.01}}}
+    single = {"food": {"f1_val": 0.50, "f1_test": 0.48, "f1_test_sd": 0.01},
+              "water": {"f1_val": 0.30, "f1_test": 0.32, "f1_test_sd": 0.01}}
     df = pd.DataFrame([{"trial_id": "a", "source": "food", "target": "water", "f1_val": 0.36, "f1_test": 0.37,
                         "f1_test_sd": 0.01, "status": "ok"},
                        {"trial_id": "b", "source": "water", "target": "food", "f1_val": 0.49, "f1_test": 0.44,
