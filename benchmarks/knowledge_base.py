@@ -23,6 +23,7 @@ from raytp.config import PruneConfig  # noqa: E402
 from raytp.pipeline import knowledge_base  # noqa: E402
 from raytp.rundir.names import PAIR_FEATURES  # noqa: E402
 from raytp.predict import TransferPredictor  # noqa: E402
+from raytp.predict.intervals import ranking_intervals  # noqa: E402
 from raytp.report import pair_truth  # noqa: E402
 from raytp.rundir import RunDir  # noqa: E402
 
@@ -40,8 +41,13 @@ def held_out_auc(held: str, kb_runs: list[str], feature: str) -> dict:
         cols = [c for c in feats.columns if c in kb.columns]
         learned = TransferPredictor(mode="learned", feature=feature, random_state=0).fit(
             kb[cols], kb["beneficial"].to_numpy(bool))
+        p_learned = learned.predict_proba(truth[cols])[:, 1]
         out.update({"kb_pairs": len(kb), "kb_beneficial": int(kb["beneficial"].sum()),
-                    "learned_auc": float(roc_auc_score(y, learned.predict_proba(truth[cols])[:, 1]))})
+                    "learned_auc": float(roc_auc_score(y, p_learned))})
+        # bootstrap 95 % intervals over held-out targets and their pairs; paired: learned minus zero-shot
+        iv = ranking_intervals(p_learned, y, truth["gain"].to_numpy(float), truth["target"].to_numpy(),
+                               against={"zero_shot": zero.predict_proba(truth)[:, 1]})
+        out["intervals"] = {"learned_auc": iv["auc"], "learned_minus_zero_shot_auc": iv["auc_minus_zero_shot"]}
     return out
 
 
