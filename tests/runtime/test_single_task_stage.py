@@ -44,8 +44,8 @@ def test_resume_keeps_finished_tasks(ray_local, tmp_path, small_cfg):
     run.forget("single_task/water/summary.json")  # as if the run died before water finished
     again = run_single_task_stage(small_cfg, ds, prepare_run_dir(str(tmp_path / "run"), small_cfg, resume=True),
                                   resume=True, progress=False)
-    assert again["tasks"]["food"]["train_wall_s"] == first["tasks"]["food"]["train_wall_s"]  # not retrained
-    assert again["tasks"]["water"]["train_wall_s"] != first["tasks"]["water"]["train_wall_s"]  # retrained
+    assert again.tasks["food"]["train_wall_s"] == first.tasks["food"]["train_wall_s"]  # not retrained
+    assert again.tasks["water"]["train_wall_s"] != first.tasks["water"]["train_wall_s"]  # retrained
 
 
 def test_actors_are_placed_by_their_gpu_requests(tmp_path):
