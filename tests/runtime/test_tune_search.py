@@ -133,8 +133,8 @@ def test_pruned_trial_reproduces_the_full_grid_row(tiny, ray_local, tmp_path):
     cfg, ds, single = tiny
     run = make_run_dir(tmp_path / "run", cfg, single)
     space = {"mode": ["multitask", "sequential"]}
-    run_full_search(cfg, ds, single, run, progress=False, pairs=[("water", "food")], replicate=False)
-    run_pruned_search(cfg, ds, single, run, [{"source": "water", "target": "food"}], space, num_samples=1,
+    run_full_search(cfg, ds, single.tasks, run, progress=False, pairs=[("water", "food")], replicate=False)
+    run_pruned_search(cfg, ds, single.tasks, run, [{"source": "water", "target": "food"}], space, num_samples=1,
                       progress=False)
     full, pruned = run.read_parquet("search_full.parquet"), run.read_parquet("search_pruned.parquet")
     assert len(pruned) == 1 and pruned["status"].eq("ok").all()
