@@ -103,6 +103,8 @@ def test_out_of_budget_labels_change_no_feature_and_no_plan(tmp_path):
     # the flip is not vacuous: most labels are outside the budget, and phi over the whole split sees them
     assert (flipped.labels != ds.labels).mean() > 0.5
     assert label_phi(flipped, "a", "b") != pytest.approx(label_phi(ds, "a", "b"))
+    probe = probe_indices(ds, cfg.data)  # the probe texts (LogME reads their labels) lie inside every task's budget
+    assert len(probe) == cfg.data.probe_size and all(in_budget(ds, t, cfg.data)[probe].all() for t in TASKS)
     before, after = _features(ds, cfg), _features(flipped, cfg)
     assert before["label_phi"].notna().all() and before["logme"].notna().all()
     pd.testing.assert_frame_equal(before, after)

@@ -87,13 +87,17 @@ def probe_shares(available: dict[str, int], size: int) -> dict[str, int]:
 def probe_indices(ds: MultiTaskDataset, cfg: DataConfig) -> np.ndarray:
     """The shared probe set for signatures: the same validation texts for every task.
 
-    One corpus: ``probe_size`` validation examples drawn at random (seed ``subset_seed + 2``).
+    Drawn from the validation examples within the label budget (each task's ``eval_split``, so
+    LogME can read their labels). One corpus: ``probe_size`` of them drawn at random (seed
+    ``subset_seed + 2``).
     Several corpora (``ds.corpus``): validation examples annotated for at least one task, drawn
     from every corpus involved so that signatures of tasks from different corpora are compared
     on the same texts: an equal share per corpus, the remainder to the largest
     (``probe_shares``), each corpus sampled in name order from one generator seeded with
     ``subset_seed + 2`` (deterministic)."""
-    idx = ds.indices("validation")
+    # within the validation budget (``max_eval``): LogME reads the probe texts' labels
+    idx = np.unique(np.concatenate([eval_split(ds, t, "validation", cfg) for t in ds.tasks]
+                                   + [np.zeros(0, dtype=np.int64)])).astype(np.int64)
     rng = np.random.default_rng(cfg.subset_seed + 2)
     corpora = np.unique(ds.corpus[idx].astype(str)) if len(idx) else np.zeros(0)
     if len(corpora) <= 1:
