@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine, parser, write_json  # noqa: E402
+from _common import conclude, machine, parser  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 TASKS = ["food", "water", "shelter"]
@@ -165,7 +165,7 @@ def uninterrupted(run: Path, timeout: float = 420) -> float:
     return time.perf_counter() - t0
 
 
-def main() -> None:
+def main() -> int:
     p = parser(__doc__.split("\n\n")[0])
     p.add_argument("--reps", type=int, default=5, help="kill-and-resume repetitions (default 5; --quick: 1)")
     args = p.parse_args()
@@ -189,13 +189,14 @@ def main() -> None:
               f"(rerun {r['finished_trials_rerun']}); in-flight compute lost {r['in_flight_compute_lost_s']:.1f} s; "
               f"wall killed {r['killed_run_wall_s']:.1f} s + resumed {r['resumed_run_wall_s']:.1f} s")
     ok = all(r["lost"] == 0 and r["duplicated"] == 0 and r["finished_trials_rerun"] == 0 for r in results)
-    write_json(args.out, "fault_tolerance.json", {
+    print("target (0 lost, 0 duplicated, no finished trial rerun):", "met" if ok else "MISSED")
+    return conclude(args, "fault_tolerance.json", {
         "machine": machine(), "quick": args.quick, "config": cfg, "uninterrupted_wall_s": baseline_wall,
         "repetitions": results, "target_met": ok,
         "notes": "in_flight_compute_lost_s is a lower bound (time after a trial's last report is lost too); "
-                 "extra_wall_s includes a second Ray start-up and featurisation."})
-    print("target (0 lost, 0 duplicated, no finished trial rerun):", "met" if ok else "MISSED")
+                 "extra_wall_s includes a second Ray start-up and featurisation."},
+        [] if ok else ["0 trials lost, 0 duplicated, no finished trial rerun"])
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -25,11 +25,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine, parser, write_json  # noqa: E402
+from _common import add_task_set, conclude, finish, machine, parser  # noqa: E402
 
 from raytp.config import DEFAULT_TASKS, load_config  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parent / "results"
 TARGET_RATIO, TARGET_GRID_S = 3.0, 240.0
 
 
@@ -113,7 +112,7 @@ def full_grid(args) -> dict:
     single_wall = time.perf_counter() - t0
     ds = load_experiment_data(cfg)
     with ray_session(cfg.resources):
-        summary = run_full_search(cfg, ds, single.tasks, RunDir(run_dir), progress=True, replicate=True,
+        summary = run_full_search(cfg, ds, single.tasks, RunDir(run_dir), progress=True, replicate=not args.no_replicate,
                                   control=not args.no_control)
     df = RunDir(run_dir).read_parquet("search_full.parquet")
     ok = df[df["status"] == "ok"]
@@ -144,7 +143,14 @@ def full_grid(args) -> dict:
     print(f"seed SD {n['seed_sd']:.4f}, margin {n['margin']:.4f}: {out['pairs_beneficial']} beneficial / "
           f"{out['pairs_harmful']} harmful of {out['pairs_total']} pairs; replication rate {n['replication_rate']}; "
           f"val/test gain Spearman {n['gain_spearman_val_test']}")
-    write_json(args.out, "full_search.json", out)
+    out.update(task_set=args.task_set, caches=args.caches)
+    name = "full_search.json" if not args.tasks else f"full_search_{'-'.join(tasks)[:60]}.json"
+    figures = {"wall_min": out["wall_s"] / 60, "overhead_share": out["overhead_share"],
+               "share_pairs_beneficial": n["share_pairs_beneficial"], "replication_rate": n["replication_rate"]}
+    targets = {"wall_min": ("<=", 20.0), "overhead_share": ("<=", 0.2), "share_pairs_beneficial": (">=", 0.1)}
+    if not args.no_replicate:
+        targets["replication_rate"] = (">=", 0.8)
+    out["exit_code"] = finish(args, name, out, figures, targets)
     return out
 
 
@@ -232,11 +238,12 @@ def main() -> int:
     p.add_argument("--no-control", action="store_true", help="--grid: skip the shuffled-label source control")
     p.add_argument("--trials", type=int, default=8, help="trials per arm and worker in the side-by-side comparison")
     p.add_argument("--grid", action="store_true", help="also run the full grid on Ray Tune (issue 3's benchmark)")
-    p.add_argument("--check", action="store_true", help="exit 1 when a target is missed (printing which)")
+    p.add_argument("--no-replicate", action="store_true", help="--grid: skip the fresh-seed replication of labelled pairs")
     p.add_argument("--json", default="full_search_throughput.json", help="file name under benchmarks/results/")
     p.add_argument("--worker", action="store_true", help=argparse_suppress())
     p.add_argument("--arms", default="batched,unbatched", help=argparse_suppress())
     p.add_argument("--overrides", default="{}", help=argparse_suppress())
+    add_task_set(p)
     args = p.parse_args()
     if args.worker:
         return _worker(args)
@@ -245,7 +252,6 @@ def main() -> int:
         grid = full_grid(args)
         out["full_grid"].update({"measured_wall_s": grid["wall_s"], "measured_compute_s": grid["compute_s"],
                                  "measured_trials": grid["trials"]})
-    write_json(RESULTS, args.json, out)
     missed = []
     if out["ratio_pair_seeds_per_compute_s"] < TARGET_RATIO:
         missed.append(f"batched/unbatched {out['ratio_pair_seeds_per_compute_s']:.2f}x < {TARGET_RATIO}x")
@@ -254,9 +260,8 @@ def main() -> int:
         missed.append(f"full grid {grid_s:.0f} s > {TARGET_GRID_S:.0f} s")
     if not out["f1_identical_within_1e-6"]:
         missed.append(f"per-seed F1 differs by up to {out['f1_per_seed_max_abs_diff']}")
-    for m in missed:
-        print(f"MISSED: {m}")
-    return 1 if (args.check and missed) else 0
+    code = conclude(args, args.json, out, missed)
+    return max(code, grid["exit_code"]) if args.grid else code
 
 
 def argparse_suppress() -> str:

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine, parser, write_json  # noqa: E402
+from _common import conclude, machine, parser  # noqa: E402
 
 from sklearn.metrics import roc_auc_score  # noqa: E402
 
@@ -23,6 +23,7 @@ from raytp.config import PruneConfig  # noqa: E402
 from raytp.pipeline import knowledge_base  # noqa: E402
 from raytp.rundir.names import PAIR_FEATURES  # noqa: E402
 from raytp.predict import TransferPredictor  # noqa: E402
+from raytp.predict.intervals import ranking_intervals  # noqa: E402
 from raytp.report import pair_truth  # noqa: E402
 from raytp.rundir import RunDir  # noqa: E402
 
@@ -40,8 +41,13 @@ def held_out_auc(held: str, kb_runs: list[str], feature: str) -> dict:
         cols = [c for c in feats.columns if c in kb.columns]
         learned = TransferPredictor(mode="learned", feature=feature, random_state=0).fit(
             kb[cols], kb["beneficial"].to_numpy(bool))
+        p_learned = learned.predict_proba(truth[cols])[:, 1]
         out.update({"kb_pairs": len(kb), "kb_beneficial": int(kb["beneficial"].sum()),
-                    "learned_auc": float(roc_auc_score(y, learned.predict_proba(truth[cols])[:, 1]))})
+                    "learned_auc": float(roc_auc_score(y, p_learned))})
+        # bootstrap 95 % intervals over held-out targets and their pairs; paired: learned minus zero-shot
+        iv = ranking_intervals(p_learned, y, truth["gain"].to_numpy(float), truth["target"].to_numpy(),
+                               against={"zero_shot": zero.predict_proba(truth)[:, 1]})
+        out["intervals"] = {"learned_auc": iv["auc"], "learned_minus_zero_shot_auc": iv["auc_minus_zero_shot"]}
     return out
 
 
@@ -70,9 +76,12 @@ def main() -> int:
                 print(f"held out {held:10s} knowledge base {'+'.join(kb):22s} ({r['kb_pairs']} pairs, "
                       f"{r['kb_beneficial']} beneficial): learned AUC {r['learned_auc']:.3f}   "
                       f"zero-shot AUC {r['zero_shot_auc']:.3f}")
-    write_json(args.out, "knowledge_base.json", {"benchmark": "knowledge_base", "machine": machine(),
-                                                 "runs": runs, "zero_shot_feature": feature, "rows": rows})
-    return 0
+    # target: none fixed (a comparison); --check flags held-out runs where the knowledge base loses to zero-shot
+    missed = [f"{r['held_out']} <- {'+'.join(r['knowledge_base'])}: learned AUC {r['learned_auc']:.3f} < zero-shot "
+              f"{r['zero_shot_auc']:.3f}" for r in rows if r["learned_auc"] < r["zero_shot_auc"]]
+    return conclude(args, "knowledge_base.json", {"benchmark": "knowledge_base", "machine": machine(),
+                                                  "runs": {k: str(Path(v).name) for k, v in runs.items()},
+                                                  "zero_shot_feature": feature, "rows": rows}, missed)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from _common import parser, write_json  # noqa: E402
+from _common import conclude, parser  # noqa: E402
 
 TARGETS = {"p99_ms": 50.0, "rps": 200.0, "serve_to_bare": 0.5}
 # Serve runs with the product's defaults (raytp.runtime.serve_env: SERVE_ENV in the Ray processes' environment, i.e.
@@ -379,11 +379,12 @@ def main() -> int:
                              args.access_log)
     v = verdict(bare, serve_)
     print(table(bare, serve_, v))
-    write_json(args.out, "serve_load.json", {
+    return conclude(args, "serve_load.json", {
         "benchmark": "serve_load", "quick": args.quick, "cpus": os.cpu_count(), "python": sys.version.split()[0],
-        "date": time.strftime("%Y-%m-%d %H:%M:%S"), "endpoint": "POST /v1/recommend", "targets": TARGETS,
-        "stock": args.stock, "client": args.client, "bare": bare, "serve": serve_, **v})
-    return 0
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"), "load_avg": list(os.getloadavg()),
+        "endpoint": "POST /v1/recommend", "targets": TARGETS,
+        "stock": args.stock, "client": args.client, "bare": bare, "serve": serve_, **v},
+        [k for k, ok in v["checks"].items() if not ok])
 
 
 if __name__ == "__main__":

@@ -6,12 +6,14 @@
   (probability, kept, and ``score_<baseline>`` columns), ``predictor.json`` and ``pruning.json``.
 The learned predictor learns only from outcomes whose cost is counted (calibration pairs of this
 run) or from earlier runs on other tasks (``prune.knowledge_base``); never from the pairs it judges
-without paying for them.
+without paying for them. Those outcomes are labelled on validation F1 (``calibration_labels``):
+test labels are outside the label budget (``raytp.data.subsets``).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -28,6 +30,7 @@ from raytp.profiling.textemb import task_vectors, textemb_table
 from raytp.rundir import RunDir, signature_path
 from raytp.rundir.names import PAIR_FEATURES, PAIR_PREDICTIONS, PREDICTOR, SEARCH_FULL, SEARCH_PRUNED
 from raytp.rundir.records import PruningPlan, read_single_task, write_pruning_plan
+from raytp.search.outcomes import validation_margin, validation_truth
 
 
 def features_stage(cfg: ExperimentConfig, ds: MultiTaskDataset, run: RunDir) -> dict[str, Any]:
@@ -52,15 +55,25 @@ def features_stage(cfg: ExperimentConfig, ds: MultiTaskDataset, run: RunDir) -> 
     return {"pair_features_s": time.perf_counter() - start, "textemb_s": textemb_s, "pairs": len(table)}
 
 
+def calibration_labels(cfg: ExperimentConfig, features: pd.DataFrame, trials: pd.DataFrame,
+                       single: Mapping[str, Any]) -> tuple[pd.DataFrame, float]:
+    """Pair features + validation labels of the searched pairs in ``trials``, and the validation noise
+    margin they were labelled with (no test label read: the label budget). ``single``: task -> summary."""
+    margin = validation_margin(trials, single, cfg.search, cfg.train.seeds)
+    return features.merge(validation_truth(trials, margin), on=["source", "target"]), margin
+
+
 def knowledge_base(paths: list[str]) -> pd.DataFrame:
-    """Pair features + outcomes (one row per searched pair) from earlier run directories."""
-    from raytp.report import pair_truth
+    """Pair features + validation-labelled outcomes (one row per searched pair) from earlier run directories."""
+    from raytp.rundir import load_run_config
     frames = []
     for p in paths:
         run = RunDir(p)
         feats = run.read_parquet(PAIR_FEATURES)
-        per_run = [feats.merge(pair_truth(run.read_parquet(rel)), on=["source", "target"])
-                   for rel in (SEARCH_FULL, SEARCH_PRUNED) if run.has(rel)]
+        searched = [rel for rel in (SEARCH_FULL, SEARCH_PRUNED) if run.has(rel)]
+        if searched:
+            cfg, single = load_run_config(run), read_single_task(run).tasks
+        per_run = [calibration_labels(cfg, feats, run.read_parquet(rel), single)[0] for rel in searched]
         if per_run:  # a pair searched by both searches of one run counts once (the full search's outcome);
             # runs are kept apart: the same task names in another run (other data, other corpus) are other pairs
             frames.append(pd.concat(per_run, ignore_index=True).drop_duplicates(["source", "target"], keep="first"))

@@ -217,6 +217,8 @@ def test_joint_fit_over_disjoint_examples_selects_on_target_validation(small):
 def test_pair_training_across_halves_trains_both_modes(small, mode):
     pairs = pytest.importorskip("raytp.search.pairs")
     cfg, ds, backend, features = small
+    # the recorder watches per-seed models (batched seeds draw the same per-seed examples in one stacked model)
+    cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"batch_seeds": False})})
     rec = Recorder(backend)
     orig = backend.new_model
     backend.new_model = lambda tasks, seed: rec.watch(orig(tasks, seed))

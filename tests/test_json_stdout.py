@@ -20,7 +20,7 @@ TINY = {
     "train": {"epochs": 2, "patience": 1, "seeds": 1},
     "backend": {"hash_buckets": 4096},
     "search": {"grid": {"mode": ["multitask", "sequential"]}, "replicate": False},
-    "prune": {"top_k": 1, "trials_per_pair": 1},
+    "prune": {"policy": "top_k", "top_k": 1, "trials_per_pair": 1},
     "resources": {"workers": 2},
 }
 

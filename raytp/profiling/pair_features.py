@@ -13,13 +13,17 @@ Columns (``L`` = probe layer; see ``describe_column``):
   invariant to permuting neurons.
 - ``source_positives`` / ``target_positives``: positive training labels each role sees (source:
   its source budget, target: its target budget).
-- ``label_phi``: phi between the two tasks' labels on training examples annotated for both (NaN,
-  not 0, when they share none). Symmetric.
+- ``label_phi``: phi between the two tasks' labels on the training examples both have labels for
+  within their budgets: the source's ``source_max_train`` examples and the target's ``max_train``
+  labels (``raytp.data.subsets.pair_label_examples``; NaN, not 0, when they share none or either
+  is constant there). Not symmetric when the budgets differ.
 - ``source_f1_val`` / ``target_f1_val``: single-task validation F1 (seed mean).
 - ``logme``: LogME of the source model's last probe layer responses for the target's labels on
-  the probe examples (validation texts).
+  the probe examples (validation texts; labels outside the target's validation budget are left out).
 - ``textemb``: TextEmb cosine of the two tasks' positive training texts (when given).
 - ``random``: a seeded random score (the random-ranking baseline, not a feature).
+
+Every column reads labels only within the label budget (``raytp.data.subsets``).
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ import torch
 
 from raytp.config import DataConfig, ordered_pairs
 from raytp.data.dataset import MultiTaskDataset
-from raytp.data.subsets import source_train, target_train
+from raytp.data.subsets import pair_label_examples, source_train, target_train, validation_labels
 from raytp.errors import ProfilingError
 from raytp.predict.baselines import logme, phi, random_scores
 from raytp.profiling import similarity as sim
@@ -103,16 +107,15 @@ def label_phi(ds: MultiTaskDataset, source: str, target: str, idx: np.ndarray | 
 
 def task_pair_statistics(ds: MultiTaskDataset, data_cfg: DataConfig, tasks: list[str],
                          single: Mapping[str, Mapping] | None = None) -> pd.DataFrame:
-    """Cheap task statistics per ordered pair: positives, label phi and single-task validation F1."""
+    """Cheap task statistics per ordered pair: positives, label phi and single-task validation F1 (all
+    within the label budget)."""
     src_pos = {t: int((ds.y(t, source_train(ds, t, data_cfg)) == 1).sum()) for t in tasks}
     tgt_pos = {t: int((ds.y(t, target_train(ds, t, data_cfg)) == 1).sum()) for t in tasks}
-    train = ds.indices("train")
-    phis = {(s, t): label_phi(ds, s, t, train) for i, s in enumerate(tasks) for t in tasks[i + 1:]}
     f1 = {t: float(single[t]["f1_val"]) if single and t in single else np.nan for t in tasks}
     rows = []
     for s, t in ordered_pairs(tasks):
         rows.append({"source": s, "target": t, "source_positives": src_pos[s], "target_positives": tgt_pos[t],
-                     "label_phi": phis.get((s, t), phis.get((t, s))),
+                     "label_phi": label_phi(ds, s, t, pair_label_examples(ds, s, t, data_cfg)),
                      "source_f1_val": f1[s], "target_f1_val": f1[t]})
     return pd.DataFrame(rows)
 
@@ -136,7 +139,8 @@ def pair_features(signatures: Signatures, *, dataset: MultiTaskDataset | None = 
 
     ``single`` maps task -> single-task summary (``f1_val``); ``textemb`` is a frame with columns
     source, target, textemb. Task statistics need ``dataset`` and ``data_cfg``; LogME needs
-    ``dataset`` and ``probe_idx`` (the indices the signatures were computed on)."""
+    ``dataset`` and ``probe_idx`` (the indices the signatures were computed on); with ``data_cfg`` its
+    labels are limited to each target's validation budget."""
     tasks = list(tasks or signatures)
     table = signature_similarities(signatures, top_k, tasks)
     if dataset is not None and data_cfg is not None:
@@ -145,7 +149,8 @@ def pair_features(signatures: Signatures, *, dataset: MultiTaskDataset | None = 
         n_probe = next(iter(signatures[tasks[0]][k] for k in signatures[tasks[0]] if k.startswith("responses/")))
         if len(probe_idx) != n_probe.shape[0]:
             raise ProfilingError(f"probe_idx has {len(probe_idx)} examples, signatures {n_probe.shape[0]}")
-        labels = {t: dataset.y(t, np.asarray(probe_idx)) for t in tasks}
+        labels = {t: (validation_labels(dataset, t, probe_idx, data_cfg) if data_cfg is not None
+                      else dataset.y(t, np.asarray(probe_idx))) for t in tasks}
         table = table.merge(logme_table(signatures, labels, tasks), on=list(ID_COLUMNS))
     if textemb is not None:
         table = table.merge(textemb[["source", "target", "textemb"]], on=list(ID_COLUMNS), how="left")
@@ -159,7 +164,8 @@ def describe_column(name: str) -> str:
         "source": "source task", "target": "target task",
         "source_positives": "positive training labels of the source (source budget)",
         "target_positives": "positive training labels of the target (target budget)",
-        "label_phi": "phi between the tasks' training labels where both are annotated (NaN: none shared)",
+        "label_phi": "phi between the tasks' training labels where both have labels within their budgets "
+                     "(NaN: none shared)",
         "source_f1_val": "single-task validation F1 of the source", "target_f1_val": "single-task validation F1 of the target",
         "logme": "LogME of the source model's probe responses for the target's probe labels",
         "textemb": "cosine of mean MiniLM embeddings of the tasks' positive training texts",

@@ -9,8 +9,13 @@ Definitions (also in report.md):
   side's F1 gain over single-task divided by the full side's, averaged; ``gain_captured_pooled`` = the
   same targets' summed pruned gains over their summed full gains (a target whose full gain is tiny
   cannot swing it);
+- ``gain_captured_pooled_beyond_margin`` (the headline with the pooled figure): the same, over the
+  targets whose full-search gain exceeds the noise margin (smaller gains are noise);
 - ``time_reduction`` = 1 − pruned total / full total, both including the single-task training;
-  the pruned total adds profiling, pair features, the predictor, calibration runs and its search.
+  the pruned total adds profiling, pair features, the predictor, calibration runs and its search;
+- ``intervals``: bootstrap 95 % intervals (``raytp.predict.intervals``): F1 loss and gain captured
+  over targets; AUC, regret@k and NDCG@k over targets and pairs within them, with paired intervals
+  of the predictor minus each baseline.
 Baselines and the two reference bounds (prune everything; the oracle keeping exactly the truly
 beneficial pairs) are simulated from the full search's own trials for the pairs they would keep.
 """
@@ -25,6 +30,7 @@ import pandas as pd
 
 from raytp.config import compute_units
 from raytp.predict.evaluate import ndcg_at_k, regret_at_k
+from raytp.predict.intervals import ranking_intervals, side_intervals
 
 
 @dataclass
@@ -60,8 +66,10 @@ def pair_truth(full: pd.DataFrame) -> pd.DataFrame:
     return best[cols].reset_index(drop=True)
 
 
-def side_scores(single: dict[str, dict], full: pd.DataFrame, side: pd.DataFrame, targets: list[str]) -> dict:
-    """f1_loss, gain_captured and per-target rows of ``side`` against ``full``."""
+def side_scores(single: dict[str, dict], full: pd.DataFrame, side: pd.DataFrame, targets: list[str],
+                margin: float = 0.0, intervals: bool = False, seed: int = 0) -> dict:
+    """f1_loss, gain_captured (pooled, pooled beyond ``margin``, per-target mean) and per-target rows of
+    ``side`` against ``full``; with ``intervals``, their bootstrap intervals over targets."""
     per_target, losses, captured, side_gain, full_gain = [], [], [], 0.0, 0.0
     for t in targets:
         base = single[t]["f1_test"]
@@ -75,10 +83,19 @@ def side_scores(single: dict[str, dict], full: pd.DataFrame, side: pd.DataFrame,
             row["gain_captured"] = captured[-1]
             side_gain, full_gain = side_gain + f_side - base, full_gain + f_full - base
         per_target.append(row)
-    return {"f1_loss": float(np.mean(losses)),
-            "gain_captured": float(np.mean(captured)) if captured else None,
-            "gain_captured_pooled": side_gain / full_gain if full_gain > 0 else None,
-            "targets_with_full_gain": len(captured), "per_target": per_target}
+    beyond = [r for r in per_target if r["full_f1"] - r["single_f1"] > margin]
+    beyond_full = sum(r["full_f1"] - r["single_f1"] for r in beyond)
+    out = {"f1_loss": float(np.mean(losses)),
+           "gain_captured": float(np.mean(captured)) if captured else None,
+           "gain_captured_pooled": side_gain / full_gain if full_gain > 0 else None,
+           "gain_captured_pooled_beyond_margin": (sum(r["pruned_f1"] - r["single_f1"] for r in beyond) / beyond_full
+                                                  if beyond_full > 0 else None),
+           "targets_with_full_gain": len(captured), "targets_beyond_margin": len(beyond), "margin": margin,
+           "per_target": per_target}
+    if intervals:
+        out["intervals"] = side_intervals([r["single_f1"] for r in per_target], [r["full_f1"] for r in per_target],
+                                          [r["pruned_f1"] for r in per_target], margin, seed=seed)
+    return out
 
 
 def _binary_metrics(scores: np.ndarray, kept: np.ndarray, truth: np.ndarray) -> dict[str, float | None]:
@@ -126,7 +143,8 @@ def at_point(trials: pd.DataFrame, point: dict[str, Any]) -> pd.DataFrame:
 
 
 def simulate(single: dict, full: pd.DataFrame, kept_pairs: pd.DataFrame, targets: list[str],
-             fixed_s: float, full_total: float, point: dict[str, Any] | None = None) -> dict:
+             fixed_s: float, full_total: float, point: dict[str, Any] | None = None, margin: float = 0.0,
+             intervals: bool = False) -> dict:
     """Figures for a policy that would search exactly ``kept_pairs`` with the full grid, or, with ``point``,
     with one trial per pair at that grid point (the pruned search's warm start: the same budget per pair)."""
     key = set(zip(kept_pairs["source"], kept_pairs["target"]))
@@ -134,11 +152,15 @@ def simulate(single: dict, full: pd.DataFrame, kept_pairs: pd.DataFrame, targets
     rows = rows[[(s, t) in key for s, t in zip(rows["source"], rows["target"])]]
     if point is not None:
         rows = at_point(rows, point)
-    scores = side_scores(single, full, rows, targets)
+    scores = side_scores(single, full, rows, targets, margin, intervals)
     total = fixed_s + float(rows["compute_s"].sum())
-    return {"time_reduction": 1 - total / full_total, "f1_loss": scores["f1_loss"],
-            "gain_captured": scores["gain_captured"], "gain_captured_pooled": scores["gain_captured_pooled"],
-            "pairs_kept": len(key)}
+    out = {"time_reduction": 1 - total / full_total, "f1_loss": scores["f1_loss"],
+           "gain_captured": scores["gain_captured"], "gain_captured_pooled": scores["gain_captured_pooled"],
+           "gain_captured_pooled_beyond_margin": scores["gain_captured_pooled_beyond_margin"],
+           "pairs_kept": len(key)}
+    if intervals:
+        out["intervals"] = scores["intervals"]
+    return out
 
 
 def random_draws(single: dict, full: pd.DataFrame, pairs: pd.DataFrame, per_target: dict[str, int],
@@ -163,11 +185,14 @@ def random_draws(single: dict, full: pd.DataFrame, pairs: pd.DataFrame, per_targ
 
 
 def compare(single: dict[str, dict], full: pd.DataFrame, pruned: pd.DataFrame, predictions: pd.DataFrame,
-            costs: dict[str, float], k: int = 3, first_point: dict[str, Any] | None = None) -> dict[str, Any]:
+            costs: dict[str, float], k: int = 3, first_point: dict[str, Any] | None = None,
+            margin: float = 0.0, seed: int = 0) -> dict[str, Any]:
     """The report: see the module docstring. ``predictions`` has source, target, probability, kept and
     optional ``score_<baseline>`` columns; ``costs`` the pruned side's extra compute seconds by item.
     ``first_point``: the pruned search's warm-start grid point; baselines are then also simulated at the
-    same budget (one trial per kept pair at that point) and random rankings drawn 200 times."""
+    same budget (one trial per kept pair at that point) and random rankings drawn 200 times.
+    ``margin``: the full search's noise margin (for the beyond-margin gain captured); ``seed``: the
+    bootstrap's."""
     targets = list(single)
     train_s = sum(s["compute_s"] - s.get("profiling_s", 0.0) * _units(s) for s in single.values())
     profiling_s = sum(s.get("profiling_s", 0.0) * _units(s) for s in single.values())
@@ -176,34 +201,41 @@ def compare(single: dict[str, dict], full: pd.DataFrame, pruned: pd.DataFrame, p
     extra = {"profiling_s": profiling_s, **costs}
     fixed = train_s + sum(extra.values())  # the pruned side's cost before its search
     pruned_total = fixed + float(pruned["compute_s"].sum())
-    scores = side_scores(single, full_ok, pruned_ok, targets)
+    scores = side_scores(single, full_ok, pruned_ok, targets, margin, intervals=True, seed=seed)
 
     truth = pair_truth(full)
     pairs = predictions.merge(truth, on=["source", "target"], how="inner")
     y = pairs["beneficial"].to_numpy(bool)
     kept = pairs["kept"].to_numpy(bool)
     per_target_kept = pairs[kept].groupby("target").size().to_dict()
+    score_cols = [c for c in pairs.columns if c.startswith("score_")]
+    gains, groups = pairs["gain"].to_numpy(float), pairs["target"].to_numpy()
     predictor = {**_binary_metrics(pairs["probability"].to_numpy(float), kept, y),
-                 **_ranking_metrics(pairs, "probability", k)}
+                 **_ranking_metrics(pairs, "probability", k),
+                 "intervals": ranking_intervals(pairs["probability"].to_numpy(float), y, gains, groups, k,
+                                                against={c.removeprefix("score_"): pairs[c].to_numpy(float)
+                                                         for c in score_cols}, seed=seed)}
     baselines = {}
-    for col in [c for c in pairs.columns if c.startswith("score_")]:
+    for col in score_cols:
         b_kept = keep_like(pairs, col, per_target_kept)
-        sim = simulate(single, full, pairs[b_kept], targets, train_s, full_total)
+        sim = simulate(single, full, pairs[b_kept], targets, train_s, full_total, margin=margin)
         baselines[col.removeprefix("score_")] = {**_binary_metrics(pairs[col].fillna(pairs[col].min()).to_numpy(float),
                                                                    b_kept, y),
                                                  **_ranking_metrics(pairs.fillna({col: -1e9}), col, k),
+                                                 "intervals": ranking_intervals(pairs[col].to_numpy(float), y, gains,
+                                                                                groups, k, seed=seed),
                                                  "simulated": sim}
         if first_point is not None:
             baselines[col.removeprefix("score_")]["simulated_first_point"] = simulate(
-                single, full, pairs[b_kept], targets, fixed, full_total, first_point)
+                single, full, pairs[b_kept], targets, fixed, full_total, first_point, margin, intervals=True)
     references = {
-        "prune_all": simulate(single, full, pairs.iloc[0:0], targets, train_s, full_total),
-        "oracle": simulate(single, full, pairs[y], targets, train_s, full_total),
-        "predictor_kept_full_grid": simulate(single, full, pairs[kept], targets, fixed, full_total),
+        "prune_all": simulate(single, full, pairs.iloc[0:0], targets, train_s, full_total, margin=margin),
+        "oracle": simulate(single, full, pairs[y], targets, train_s, full_total, margin=margin),
+        "predictor_kept_full_grid": simulate(single, full, pairs[kept], targets, fixed, full_total, margin=margin),
     }
     if first_point is not None:
         references["predictor_first_point"] = simulate(single, full, pairs[kept], targets, fixed, full_total,
-                                                       first_point)
+                                                       first_point, margin, intervals=True)
         references["random_first_point_draws"] = random_draws(single, full, pairs, per_target_kept, targets, fixed,
                                                               full_total, first_point)
     return {
@@ -211,7 +243,11 @@ def compare(single: dict[str, dict], full: pd.DataFrame, pruned: pd.DataFrame, p
         "f1_loss": scores["f1_loss"],
         "gain_captured": scores["gain_captured"],
         "gain_captured_pooled": scores["gain_captured_pooled"],
+        "gain_captured_pooled_beyond_margin": scores["gain_captured_pooled_beyond_margin"],
         "targets_with_full_gain": scores["targets_with_full_gain"],
+        "targets_beyond_margin": scores["targets_beyond_margin"],
+        "margin": margin,
+        "intervals": scores["intervals"],
         "pairs_total": int(len(pairs)),
         "pairs_kept": int(kept.sum()),
         "pairs_beneficial": int(y.sum()),
@@ -307,31 +343,61 @@ def report_markdown(r: dict) -> str:
     def f(v: Any) -> str:
         return "—" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v))
 
+    iv = r.get("intervals", {})
+
+    def ci(value: Any, interval: dict | None) -> str:
+        if not interval or interval.get("low") is None:
+            return f(value)
+        return f"{f(value)} [{interval['low']:.3f}, {interval['high']:.3f}]"
+
     lines = ["# raytp: pruned vs full search", "",
-             "| figure | pruned | paper anchor |", "|---|---|---|",
+             "Brackets: bootstrap 95 % intervals (targets resampled; for AUC, regret and NDCG also the pairs within "
+             "each target).", "",
+             "| figure | pruned [95 % interval] | paper anchor |", "|---|---|---|",
              f"| time reduction | {f(r['time_reduction'])} | 0.835 |",
-             f"| F1 loss (mean over targets) | {f(r['f1_loss'])} | 0.034 |",
-             f"| gain captured | {f(r['gain_captured'])} (over {r['targets_with_full_gain']} targets the full search improved) | — |",
-             f"| gain captured, pooled (sum of gains / sum of full gains: not swayed by tiny full gains) | "
-             f"{f(r.get('gain_captured_pooled'))} | — |",
+             f"| F1 loss (mean over targets) | {ci(r['f1_loss'], iv.get('f1_loss'))} | 0.034 |",
+             f"| **gain captured, pooled over the {r.get('targets_beyond_margin', '—')} targets the full search improved "
+             f"beyond the noise margin ({f(r.get('margin'))})** | "
+             f"{ci(r.get('gain_captured_pooled_beyond_margin'), iv.get('gain_captured_pooled_beyond_margin'))} | — |",
+             f"| **gain captured, pooled over the {r['targets_with_full_gain']} targets the full search improved** "
+             f"(sum of gains / sum of full gains) | {ci(r.get('gain_captured_pooled'), iv.get('gain_captured_pooled'))} "
+             f"| — |",
+             f"| gain captured, per-target mean (secondary: swayed by tiny full gains) | "
+             f"{ci(r['gain_captured'], iv.get('gain_captured_mean'))} | — |",
              f"| pairs kept / total | {r['pairs_kept']} / {r['pairs_total']} (beneficial: {r['pairs_beneficial']}, harmful: {f(r['pairs_harmful'])}) | — |",
              f"| trials pruned / full | {r['trials']['pruned']} / {r['trials']['full']} | — |", "",
              "## Ranking quality (truth: the full search's beneficial pairs)", "",
              "Simulated from the full search's trials for the pairs each ranker keeps (as many per target as the "
-             "predictor): with the full grid, and at the same budget (one trial per pair at the warm-start point).", "",
+             "predictor): with the full grid, and at the same budget (one trial per pair at the warm-start point; "
+             "pooled gain captured with its interval).", "",
              "| ranker | AUC | precision | recall | regret@3 | NDCG@3 | full grid: time red. / F1 loss / gain captured "
-             "| same budget: time red. / F1 loss / gain captured |",
+             "| same budget: time red. / F1 loss / pooled gain captured |",
              "|---|---|---|---|---|---|---|---|"]
 
     def trio(s: dict | None) -> str:
         return "—" if not s else f"{f(s['time_reduction'])} / {f(s['f1_loss'])} / {f(s['gain_captured'])}"
+
+    def pooled_trio(s: dict | None) -> str:
+        if not s:
+            return "—"
+        return (f"{f(s['time_reduction'])} / {f(s['f1_loss'])} / "
+                f"{ci(s.get('gain_captured_pooled'), s.get('intervals', {}).get('gain_captured_pooled'))}")
+
+    def ranks(m: dict) -> str:
+        i = m.get("intervals", {})
+        return (f"{ci(m['auc'], i.get('auc'))} | {f(m['precision'])} | {f(m['recall'])} | "
+                f"{ci(m.get('regret_at_3'), i.get('regret_at_3'))} | {ci(m.get('ndcg_at_3'), i.get('ndcg_at_3'))}")
     p, refs = r["predictor"], r["references"]
-    lines.append(f"| **predictor** | {f(p['auc'])} | {f(p['precision'])} | {f(p['recall'])} | "
-                 f"{f(p.get('regret_at_3'))} | {f(p.get('ndcg_at_3'))} | {trio(refs.get('predictor_kept_full_grid'))} "
-                 f"| {trio(refs.get('predictor_first_point'))} |")
+    lines.append(f"| **predictor** | {ranks(p)} | {trio(refs.get('predictor_kept_full_grid'))} "
+                 f"| {pooled_trio(refs.get('predictor_first_point'))} |")
     for name, b in r["baselines"].items():
-        lines.append(f"| {name} | {f(b['auc'])} | {f(b['precision'])} | {f(b['recall'])} | {f(b.get('regret_at_3'))} | "
-                     f"{f(b.get('ndcg_at_3'))} | {trio(b['simulated'])} | {trio(b.get('simulated_first_point'))} |")
+        lines.append(f"| {name} | {ranks(b)} | {trio(b['simulated'])} | {pooled_trio(b.get('simulated_first_point'))} |")
+    diffs = [(name, p.get("intervals", {}).get(f"auc_minus_{name}")) for name in r["baselines"]]
+    diffs = [(n, d) for n, d in diffs if d and d.get("low") is not None]
+    if diffs:
+        lines += ["", "Predictor AUC minus each baseline's (paired bootstrap, 95 %): " + "; ".join(
+            f"{n} {d['estimate']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]"
+            f"{' (not above: the interval includes 0)' if d['low'] <= 0 else ''}" for n, d in diffs) + "."]
     draws = refs.get("random_first_point_draws")
     if draws:
         lines += ["", f"Random rankings at the same budget ({draws['draws']} draws): gain captured mean "

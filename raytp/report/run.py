@@ -36,8 +36,10 @@ def compare_run(run: RunDir) -> dict[str, Any]:
     costs = {"pair_features_s": float(stages.get("pair_features", {}).get("pair_features_s", 0.0)),
              "predictor_s": float(stages.get("predict", {}).get("compute_s", 0.0))}
     space = read_pruning_plan(run).space if run.has(PRUNING) else {}
-    report = compare(single, full, pruned, predictions, costs, first_point=first_point(space) or None)
-    report["noise"] = run.read_json(search_summary("full")).get("noise") if run.has(search_summary("full")) else None
+    noise = run.read_json(search_summary("full")).get("noise") if run.has(search_summary("full")) else None
+    report = compare(single, full, pruned, predictions, costs, first_point=first_point(space) or None,
+                     margin=float((noise or {}).get("margin") or 0.0))
+    report["noise"] = noise
     report["protocol"] = _protocol(run)
     plot_report(report, single, full, pruned, predictions, run.path(PLOTS))
     run.write_json(REPORT, report)

@@ -11,8 +11,8 @@ import pandas as pd
 
 from raytp.config import ExperimentConfig
 from raytp.data import load_experiment_data
-from raytp.pipeline import calibration_sample, features_stage, knowledge_base, predict_stage
-from raytp.report import compare_run, pair_truth
+from raytp.pipeline import calibration_labels, calibration_sample, features_stage, knowledge_base, predict_stage
+from raytp.report import compare_run
 from raytp.runtime.cluster import ray_session
 from raytp.rundir import prepare_run_dir
 from raytp.rundir.records import read_pruning_plan, read_single_task
@@ -53,7 +53,7 @@ def run_pipeline(cfg: ExperimentConfig, run_dir: str, resume: bool = False, with
             _log(progress, "pair features: signature similarities, task statistics, LogME, TextEmb")
             record("pair_features", features_stage(cfg, ds, run))
 
-        labelled, exclude, spent, cal_trials = None, set(), 0, None
+        labelled, exclude, spent, cal_trials, margin = None, set(), 0, None, cfg.search.min_margin
         if cfg.prune.predictor == "learned":
             frames = []
             if cfg.prune.knowledge_base:
@@ -67,13 +67,12 @@ def run_pipeline(cfg: ExperimentConfig, run_dir: str, resume: bool = False, with
                     record("calibration", {"wall_s": c["wall_s"], "compute_s": c["compute_s"], "trials": c["trials"],
                                            "margin": c["noise"]["margin"]})
                 cal_trials = run.read_parquet(CALIBRATION)
-                feats = run.read_parquet(PAIR_FEATURES)
-                frames.append(feats.merge(pair_truth(cal_trials), on=["source", "target"]))
+                cal_labelled, margin = calibration_labels(cfg, run.read_parquet(PAIR_FEATURES), cal_trials, single)
+                frames.append(cal_labelled)
                 exclude, spent = set(pairs), len(cal_trials)
             labelled = pd.concat(frames, ignore_index=True) if frames else None
 
         if not done(PRUNING):
-            margin = stages.get("calibration", {}).get("margin", cfg.search.min_margin)
             plan = predict_stage(cfg, run, labelled, exclude, spent, margin=margin, outcomes=cal_trials)
             record("predict", {"compute_s": plan.predictor_s, "pairs_kept": len(plan.pairs),
                                "num_samples": plan.num_samples, "labelled": 0 if labelled is None else len(labelled),

@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-import pickle
+import json
 from typing import Any
 
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
@@ -42,12 +42,12 @@ class PerTargetSearcher(Searcher):
         self.studies.tell(trial_id, value)
 
     def save(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "wb") as f:
-            pickle.dump(self.studies, f)
+        with open(checkpoint_path, "w", encoding="utf-8") as f:  # JSON, never pickle (see TargetStudies.to_json)
+            json.dump(self.studies.to_json(), f)
 
     def restore(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "rb") as f:
-            self.studies = pickle.load(f)
+        with open(checkpoint_path, encoding="utf-8") as f:
+            self.studies = TargetStudies.from_json(json.load(f))
 
 
 class PerTargetASHA(FIFOScheduler):

@@ -48,6 +48,11 @@ def _state(model: TaskModel) -> dict:
     return {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
 
 
+def _given(v: Any) -> Any:
+    """A recorded hyperparameter, or None where the row has none (missing or NaN)."""
+    return None if v is None or (isinstance(v, float) and np.isnan(v)) else v
+
+
 def keep_model(backend: Backend, features: Any, ds: MultiTaskDataset, cfg: ExperimentConfig, verdict: dict[str, Any],
                single: dict[str, Any]) -> tuple[dict, dict[str, Any]]:
     """Retrain what ``verdict`` recommends for its target over ``cfg.seeds()``; returns (weights, metadata)."""
@@ -55,12 +60,20 @@ def keep_model(backend: Backend, features: Any, ds: MultiTaskDataset, cfg: Exper
     from raytp.models.training import evaluate
     from raytp.search.pairs import PairPoint, PairTrainer
     target = verdict["target"]
+    # one seed at a time: each seed's own best state is kept (batched seeds give the same F1, issue 15)
+    cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"batch_seeds": False})})
     _, test = eval_sets(ds, target, cfg)
     candidates = []  # (f1_val, seed, model, threshold)
     if verdict["action"] == "co-train":
         hp = verdict["hyperparameters"] or {}
+        ratio, hidden = _given(hp.get("source_ratio")), _given(hp.get("hidden"))
         point = PairPoint(mode=str(hp["mode"]), lr=float(hp["lr"]), epochs=int(hp.get("epochs") or cfg.train.epochs),
-                          source_weight=float(hp.get("source_weight") or 1.0))
+                          source_weight=float(hp.get("source_weight") or 1.0),
+                          source_ratio=None if ratio is None else float(ratio),
+                          hidden=None if hidden is None else int(hidden))
+        if point.hidden is not None and point.hidden != cfg.backend.hidden:  # the searched hidden size
+            from raytp.models.registry import make_backend
+            backend = make_backend(cfg.backend.model_copy(update={"hidden": point.hidden}), str(backend.device))
         trainer = PairTrainer(backend, features, ds, cfg, verdict["source"], target, point, cfg.seeds(), cache=None)
         for f in trainer.fitters:
             f.keep_best_state = True

@@ -12,6 +12,10 @@ Rules (documented here and in ``SearchConfig``):
 - a configuration is **beneficial** when gain > margin, **harmful** when gain < -margin.
 - a **pair** takes the label of its configuration with the best validation F1 (the one a user
   of the search would pick), so labels never peek at test F1 for selection.
+- **validation labels** (``validation_margin``, ``validation_truth``): the same rules on validation F1
+  only (seed SD of validation F1, label from ``gain_val``). What the pipeline itself learns from
+  (the learned predictor's calibration labels, its margin): test labels are outside the label
+  budget (``raytp.data.subsets``); test-F1 labels judge the pipeline, never steer it.
 - **replication**: labelled pairs rerun their selected configuration on fresh seeds (with a
   fresh-seed baseline); the label holds when the fresh gain has the same sign.
 """
@@ -52,10 +56,11 @@ def add_gains(df: pd.DataFrame, single: Mapping[str, Any]) -> pd.DataFrame:
     return df
 
 
-def pooled_seed_sd(df: pd.DataFrame, single: Mapping[str, Any]) -> float:
-    """Root mean seed variance of test F1 over completed trials and the single-task baselines."""
-    sds = [float(x) for x in df.loc[df["status"] == OK, "f1_test_sd"].dropna()]
-    sds += [float(s.get("f1_test_sd", 0.0)) for s in single.values()]
+def pooled_seed_sd(df: pd.DataFrame, single: Mapping[str, Any], split: str = "test") -> float:
+    """Root mean seed variance of ``split`` F1 over completed trials and the single-task baselines."""
+    col = f"f1_{split}_sd"
+    sds = [float(x) for x in df.loc[df["status"] == OK, col].dropna()] if col in df else []
+    sds += [float(s.get(col, 0.0)) for s in single.values()]
     return float(math.sqrt(np.mean(np.square(sds)))) if sds else 0.0
 
 
@@ -81,6 +86,25 @@ def pair_outcomes(df: pd.DataFrame, margin: float) -> pd.DataFrame:
     best = best.sort_values(["target", "source"]).reset_index(drop=True)
     best["label"] = np.where(best["gain"] > margin, "beneficial", np.where(best["gain"] < -margin, "harmful", "neutral"))
     return best
+
+
+def validation_margin(df: pd.DataFrame, single: Mapping[str, Any], search: SearchConfig, seeds: int) -> float:
+    """The noise margin from the seed SD of validation F1 (no test label read)."""
+    return noise_margin(pooled_seed_sd(df, single, "val"), seeds, search)
+
+
+def validation_truth(df: pd.DataFrame, margin: float) -> pd.DataFrame:
+    """One row per pair: its best-validation configuration's ``gain_val``, labelled beneficial / harmful
+    by ``gain_val`` against ``margin`` (columns source, target, gain_val, beneficial, harmful)."""
+    ok = df[df["status"] == OK] if "status" in df else df
+    ok = ok.dropna(subset=["f1_val"])
+    if ok.empty:
+        return pd.DataFrame(columns=["source", "target", "gain_val", "beneficial", "harmful"])
+    best = ok.sort_values(["f1_val", "trial_id"], ascending=[False, True]).groupby(["source", "target"]).head(1)
+    out = best[["source", "target", "gain_val"]].reset_index(drop=True)
+    out["beneficial"] = out["gain_val"] > margin
+    out["harmful"] = out["gain_val"] < -margin
+    return out
 
 
 def spearman(a: Any, b: Any) -> float | None:

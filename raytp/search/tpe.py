@@ -49,6 +49,8 @@ class TargetStudies:
                  sampler: str = "tpe"):
         import optuna
         optuna.logging.set_verbosity(optuna.logging.WARNING)
+        self.init_args = {"space": space, "allocation": allocation, "seed": seed, "warm": warm, "fixed": fixed,
+                          "n_startup": n_startup, "sampler": sampler}
         self.space, self.warm, self.fixed = space, dict(warm or {}), dict(fixed or {})
         self.order = schedule(allocation)
         self.targets = sorted(self.order)
@@ -104,6 +106,36 @@ class TargetStudies:
         else:
             study.tell(trial, float(value))
             self.told[target].append(float(value))
+
+
+    def to_json(self) -> dict[str, Any]:
+        """The state as plain JSON (no pickle): constructor arguments, schedule position and every finished trial.
+        Trials in flight are not kept: a resumed search re-runs them, and ``tell`` ignores their old keys."""
+        from optuna.distributions import distribution_to_json
+        from optuna.trial import TrialState
+        done = {t: [{"params": tr.params, "value": tr.value, "state": tr.state.name, "user_attrs": tr.user_attrs,
+                     "distributions": {k: distribution_to_json(d) for k, d in tr.distributions.items()}}
+                    for tr in s.trials if tr.state in (TrialState.COMPLETE, TrialState.FAIL)]
+                for t, s in self.studies.items()}
+        return {"init": self.init_args, "next_index": self.next_index, "turn": self.turn, "told": self.told,
+                "trials": done}
+
+    @classmethod
+    def from_json(cls, state: dict[str, Any]) -> "TargetStudies":
+        """Rebuild from ``to_json``: the same schedule position, each study told its finished trials again."""
+        import optuna
+        from optuna.distributions import json_to_distribution
+        self = cls(**state["init"])
+        self.next_index = {t: int(i) for t, i in state["next_index"].items()}
+        self.turn, self.told = int(state["turn"]), {t: list(v) for t, v in state["told"].items()}
+        for target, trials in state["trials"].items():
+            for tr in trials:
+                failed = tr["state"] == "FAIL"
+                self.studies[target].add_trial(optuna.trial.create_trial(
+                    params=tr["params"], value=None if failed else tr["value"],
+                    state=optuna.trial.TrialState[tr["state"]], user_attrs=tr["user_attrs"],
+                    distributions={k: json_to_distribution(d) for k, d in tr["distributions"].items()}))
+        return self
 
 
 def _sampler(kind: str, seed: int, n_startup: int) -> Any:

@@ -48,6 +48,7 @@ def test_table_has_one_row_per_ordered_pair_and_documented_columns():
     sigs = _signatures(np.random.default_rng(1))
     single = {t: {"f1_val": 0.1 * (i + 1)} for i, t in enumerate("abc")}
     probe = np.arange(20, 40)  # a and b annotated there, c not
+    ds.split[probe] = "validation"  # LogME reads validation labels only (the label budget)
     table = pair_features(sigs, dataset=ds, data_cfg=DataConfig(tasks=["a", "b", "c"], max_train=None,
                                                                 source_max_train=None), probe_idx=probe,
                           single=single, top_k=0.25)

@@ -26,7 +26,8 @@ def trained(disaster):
 
 def test_signatures_to_pruning_plan(trained, tmp_path):
     cfg, ds, backend, feats, runs = trained
-    probe = probe_indices(ds, cfg.data)
+    # 128 probe texts from the 400 validation labels in budget: every task has positives among them (LogME)
+    probe = probe_indices(ds, cfg.data.model_copy(update={"probe_size": 128}))
     sigs = {t: compute_signatures(r.model, backend, feats, probe, t, cfg.profiling) for t, r in runs.items()}
     for s in sigs.values():
         assert s["responses/hidden"].shape == (len(probe), cfg.backend.hidden)

@@ -1,0 +1,143 @@
+"""Regenerate the result tables in README.md and benchmarks/README.md from benchmarks/results/*.json.
+
+A table lives between ``<!-- results:NAME:start -->`` and ``<!-- results:NAME:end -->``; NAME is a
+JSON stem in benchmarks/results/ (``pruned_vs_full``) optionally followed by ``/VIEW`` (``headline``,
+``rankers``). Only those blocks are rewritten; everything else in the files stays as written.
+
+    python benchmarks/tables.py            # rewrite the blocks
+    python benchmarks/tables.py --check    # exit 1 naming every block that disagrees with its JSON
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+FILES = (ROOT / "README.md", ROOT / "benchmarks" / "README.md")
+BLOCK = re.compile(r"(<!-- results:(?P<name>[\w./-]+):start -->\n)(?P<body>.*?)(<!-- results:(?P=name):end -->)", re.S)
+
+
+def _f(v: Any, digits: int = 3) -> str:
+    return "—" if v is None else f"{v:.{digits}f}"
+
+
+def _ci(value: Any, interval: dict | None, digits: int = 3) -> str:
+    if not interval or interval.get("low") is None:
+        return _f(value, digits)
+    return f"{_f(value, digits)} [{interval['low']:.{digits}f}, {interval['high']:.{digits}f}]"
+
+
+def _mark(value: Any, op: str, bound: float) -> str:
+    if value is None:
+        return f"{op} {bound} ✗"
+    ok = value >= bound if op == "≥" else value <= bound
+    return f"{op} {bound} {'✓' if ok else '✗ missed'}"
+
+
+def _provenance(r: dict) -> str:
+    m = r.get("machine", {})
+    load = m.get("load_avg")
+    return (f"Task set **{r.get('task_set', 'in-sample')}**; pruned side {r.get('pruned_side', 'searched')}; "
+            f"caches {str(r.get('caches', 'unknown')).split(' (')[0]}; measured {m.get('date', '?')} on "
+            f"{m.get('cpus', '?')} CPUs" + (f", load average {load[0]:.1f} at the start" if load else "") +
+            f"; `benchmarks/results/{r.get('benchmark', '?')}.json`.")
+
+
+def headline(r: dict) -> str:
+    """Pruned vs full: the figures with intervals, targets and provenance."""
+    iv = r["intervals"]
+    auc = r["predictor"]
+    rows = [
+        "| figure | value [95 % interval] | target |", "|---|---|---|",
+        f"| time reduction | {_f(r['time_reduction'])} | {_mark(r['time_reduction'], '≥', 0.85)} |",
+        f"| F1 loss (mean over {len(r['per_target'])} targets) | {_ci(r['f1_loss'], iv['f1_loss'])} | "
+        f"{_mark(r['f1_loss'], '≤', 0.02)} |",
+        f"| gain captured, pooled over the {r['targets_beyond_margin']} targets improved beyond the noise margin "
+        f"({_f(r['margin'])}) | {_ci(r['gain_captured_pooled_beyond_margin'], iv['gain_captured_pooled_beyond_margin'])}"
+        f" | |",
+        f"| gain captured, pooled over the {r['targets_with_full_gain']} targets the full grid improved | "
+        f"{_ci(r['gain_captured_pooled'], iv['gain_captured_pooled'])} | {_mark(r['gain_captured_pooled'], '≥', 0.8)} |",
+        f"| gain captured, per-target mean (secondary) | {_ci(r['gain_captured'], iv['gain_captured_mean'])} | |",
+        f"| predictor AUC ({r['pairs_beneficial']} beneficial of {r['pairs_total']} pairs) | "
+        f"{_ci(auc['auc'], auc['intervals']['auc'])} | |",
+    ]
+    return "\n".join(rows + ["", _provenance(r)])
+
+
+def rankers(r: dict) -> str:
+    """Pruned vs full: every ranker's AUC, regret, NDCG and same-budget gain, with intervals and paired differences."""
+    p = r["predictor"]
+    rows = ["| ranker (as many pairs per target as the predictor) | AUC [95 %] | predictor AUC minus this [95 %] | "
+            "regret@3 [95 %] | NDCG@3 [95 %] | same budget: F1 loss / pooled gain captured [95 %] |",
+            "|---|---|---|---|---|---|"]
+
+    def line(name: str, m: dict, sim: dict | None, diff: dict | None) -> str:
+        i = m.get("intervals", {})
+        si = (sim or {}).get("intervals", {})
+        pooled = _ci((sim or {}).get("gain_captured_pooled"), si.get("gain_captured_pooled"))
+        same = "—" if not sim else f"{_f(sim['f1_loss'])} / {pooled}"
+        d = "—" if not diff or diff.get("low") is None else (
+            f"{diff['estimate']:+.3f} [{diff['low']:+.3f}, {diff['high']:+.3f}]"
+            + (" (not above)" if diff["low"] <= 0 else ""))
+        return (f"| {name} | {_ci(m['auc'], i.get('auc'))} | {d} | {_ci(m.get('regret_at_3'), i.get('regret_at_3'))} | "
+                f"{_ci(m.get('ndcg_at_3'), i.get('ndcg_at_3'))} | {same} |")
+    rows.append(line("**raytp predictor**", p, r["references"].get("predictor_first_point"), None))
+    for name, b in r["baselines"].items():
+        rows.append(line(name, b, b.get("simulated_first_point"), p["intervals"].get(f"auc_minus_{name}")))
+    draws = r["references"].get("random_first_point_draws")
+    text = "\n".join(rows)
+    if draws:
+        text += (f"\n\nRandom rankings at the same budget ({draws['draws']} draws): pooled gain captured mean "
+                 f"{_f(draws['gain_captured_pooled_mean'])}; per-target mean {_f(draws['gain_captured_mean'])} "
+                 f"(10th–90th percentile {_f(draws['gain_captured_p10'])}–{_f(draws['gain_captured_p90'])}).")
+    return text + "\n\n" + _provenance(r)
+
+
+VIEWS = {"headline": headline, "rankers": rankers}
+
+
+def render(name: str, results: Path = RESULTS) -> str:
+    """The block NAME (``stem`` or ``stem/view``) from ``results/stem.json``."""
+    stem, _, view = name.partition("/")
+    path = results / f"{stem}.json"
+    if not path.is_file():
+        raise SystemExit(f"{path}: missing (block results:{name})")
+    fn = VIEWS.get(view or "headline")
+    if fn is None:
+        raise SystemExit(f"block results:{name}: unknown view {view!r}; known: {', '.join(VIEWS)}")
+    return fn(json.loads(path.read_text()))
+
+
+def blocks(text: str) -> list[tuple[str, str]]:
+    """(name, body) of every results block in ``text``."""
+    return [(m["name"], m["body"]) for m in BLOCK.finditer(text)]
+
+
+def regenerate(text: str, results: Path = RESULTS) -> str:
+    return BLOCK.sub(lambda m: m.group(1) + render(m["name"], results).strip() + "\n" + m.group(4), text)
+
+
+def main(argv: list[str]) -> int:
+    stale = []
+    for path in FILES:
+        text = path.read_text()
+        new = regenerate(text)
+        if new != text:
+            if "--check" in argv:
+                stale += [f"{path.relative_to(ROOT)}: results:{n}" for n, b in blocks(text)
+                          if b.strip() != render(n).strip()]
+            else:
+                path.write_text(new)
+                print(f"rewrote {path.relative_to(ROOT)}")
+    for s in stale:
+        print(f"stale table: {s} (run python benchmarks/tables.py)")
+    return 1 if stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
