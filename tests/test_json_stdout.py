@@ -13,16 +13,10 @@ import pytest
 import yaml
 
 from raytp.cli import build_parser
+from tests.runtime.test_pipeline_e2e import TINY as E2E_TINY
 
-TINY = {
-    "data": {"tasks": ["food", "water", "shelter"], "max_train": 150, "source_max_train": 400, "max_eval": 300,
-             "probe_size": 16},
-    "train": {"epochs": 2, "patience": 1, "seeds": 1},
-    "backend": {"hash_buckets": 4096},
-    "search": {"grid": {"mode": ["multitask", "sequential"]}, "replicate": False},
-    "prune": {"policy": "top_k", "top_k": 1, "trials_per_pair": 1},
-    "resources": {"workers": 2},
-}
+# the end-to-end tests' tiny experiment, with the zero-shot predictor and two workers
+TINY = {**E2E_TINY, "prune": {"policy": "top_k", "top_k": 1, "trials_per_pair": 1}, "resources": {"workers": 2}}
 
 
 def json_commands() -> set[str]:
