@@ -80,9 +80,17 @@ class DatasetConfig(_Strict):
     text_column: str = Field("text", description="table: the column holding the text.")
     split_column: str | None = Field("split", description="table: column with train/validation/test (optional).")
     label_columns: list[str] | None = Field(None, description="table: label columns (default: every 0/1 column).")
+    label_column: str | None = Field(None, description="table: one multi-class column instead: a task per class, "
+                                                       "named by the class made a valid task name.")
     val_fraction: float = Field(0.1, gt=0, lt=0.5, description="Validation share when the data has no split.")
     test_fraction: float = Field(0.1, gt=0, lt=0.5, description="Test share when the data has no split.")
     split_seed: int = Field(13, ge=0, le=MAX_SEED, description="Seed of the stratified split when the data has none.")
+
+    @model_validator(mode="after")
+    def _one_label_kind(self) -> "DatasetConfig":
+        if self.label_column is not None and self.label_columns is not None:
+            raise ValueError("give label_column (one multi-class column) or label_columns (0/1 columns), not both")
+        return self
 
 
 class CorpusFilter(_Strict):

@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
-__all__ = ["TASK_NAME_PATTERN", "task_name_problem"]
+__all__ = ["TASK_NAME_PATTERN", "safe_task_name", "task_name_problem"]
 
 TASK_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
 _TASK_NAME = re.compile(TASK_NAME_PATTERN)
@@ -19,3 +20,18 @@ def task_name_problem(name: object) -> str | None:
     if _TASK_NAME.fullmatch(name) is None:
         return f"task name {name!r} is not allowed ({RULE})"
     return None
+
+
+def safe_task_name(value: str) -> str | None:
+    """``value`` made a valid task name, deterministically (None when nothing usable is left).
+
+    Accents are dropped (``Café`` -> ``Cafe``), every run of other disallowed characters becomes one
+    ``_`` (``Credit card or prepaid card`` -> ``Credit_card_or_prepaid_card``), leading/trailing
+    ``_`` and non-alphanumeric leading characters are removed, and the result is cut to 128 characters.
+    A valid name is returned unchanged."""
+    if task_name_problem(value) is None:
+        return value
+    ascii_ = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode("ascii")
+    name = re.sub(r"[^A-Za-z0-9_.:-]+", "_", ascii_)
+    name = re.sub(r"^[^A-Za-z0-9]+", "", name)[:128].rstrip("_")
+    return name if task_name_problem(name) is None else None

@@ -28,6 +28,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--split-column", metavar="C", help="table: split column (default: split; 'none' forces a "
                                                          "stratified split)")
     d.add_argument("--label-columns", metavar="A,B", help="table: label columns (default: every 0/1 column)")
+    d.add_argument("--label-column", metavar="C", help="table: one multi-class column (a task per class)")
     d.add_argument("--split-seed", type=int, metavar="N", help="seed of the stratified split when the data has none")
     d.add_argument("--tasks", metavar="A,B", help="only these tasks (comma-separated)")
     d.add_argument("--top", type=int, default=10, metavar="N", help="co-occurring pairs to list (default 10)")
@@ -77,6 +78,8 @@ def dataset_config_from_args(args: argparse.Namespace):
         d["split_column"] = None if args.split_column.lower() == "none" else args.split_column
     if args.label_columns is not None:
         d["label_columns"] = _csv(args.label_columns, "--label-columns")
+    if args.label_column is not None:
+        d["label_column"] = args.label_column
     if args.split_seed is not None:
         d["split_seed"] = args.split_seed
     return config_from_dict({"data": {"dataset": d}}, source="command line").data.dataset
@@ -92,7 +95,7 @@ def run_describe(args: argparse.Namespace) -> int:
         from raytp.config import load_config
         from raytp.data.loading import load_data
         flags = [f for f in ("dataset", "path", "format", "tweets", "text_column", "split_column", "label_columns",
-                             "split_seed") if getattr(args, f) is not None]
+                             "label_column", "split_seed") if getattr(args, f) is not None]
         if flags:
             raise ConfigError(f"--config conflicts with --{flags[0].replace('_', '-')}: the config names the data")
         ds = select_tasks(load_data(load_config(args.config).data), _csv(args.tasks, "--tasks"))

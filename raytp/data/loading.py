@@ -24,7 +24,7 @@ def load_dataset(cfg: DatasetConfig) -> MultiTaskDataset:
             raise DataError("dataset 'table' needs data.dataset.path")
         return load_table(cfg.path, text_column=cfg.text_column, split_column=cfg.split_column,
                           label_columns=cfg.label_columns, val_fraction=cfg.val_fraction,
-                          test_fraction=cfg.test_fraction, seed=cfg.split_seed)
+                          test_fraction=cfg.test_fraction, seed=cfg.split_seed, label_column=cfg.label_column)
     raise DataError(f"unknown dataset {cfg.name!r}")
 
 

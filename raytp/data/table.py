@@ -6,6 +6,11 @@
   split and ``id`` columns) whose non-empty values are all 0/1. Non-binary columns are then
   listed in provenance["ignored_columns"]; auto-detected columns with no positive in some split
   are left out and listed in provenance["excluded"]. An empty cell is ``MISSING`` (not annotated).
+- Or one multi-class ``label_column``: one task per class, positive where the row's class is it,
+  negative elsewhere (an empty cell is ``MISSING`` for every class). The task name is the class value
+  made a valid task name by ``raytp.task_names.safe_task_name`` (``Debt collection`` -> ``Debt_collection``;
+  provenance["classes"] maps names to values); two values giving one name, a value giving none, or a
+  class with fewer than ``MIN_CLASS_TRAIN`` training examples is refused.
 - Split: the ``split_column`` when the table has it (train / validation / test; val, valid and
   dev count as validation), else the seeded stratified split of ``raytp.data.splitting``.
 """
@@ -21,12 +26,13 @@ from raytp.data.dataset import MISSING, SPLITS, MultiTaskDataset
 from raytp.data.files import existing_file, read_jsonl
 from raytp.data.splitting import stratified_split
 from raytp.errors import DataError
-from raytp.task_names import task_name_problem
+from raytp.task_names import safe_task_name, task_name_problem
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
 SPLIT_ALIASES = {"train": "train", "training": "train", "validation": "validation", "val": "validation",
                  "valid": "validation", "dev": "validation", "test": "test"}
 ID_COLUMNS = {"id"}
+MIN_CLASS_TRAIN = 10  # training examples a class of a multi-class label column needs
 
 
 def table_format(path: Path) -> str:
@@ -93,10 +99,47 @@ def _split_from_column(df: pd.DataFrame, column: str, path: Path) -> np.ndarray:
     return split
 
 
+def _class_value(v: object) -> str | None:
+    """A multi-class cell as text (None when empty); 3.0 (an integer column with gaps) reads as 3."""
+    if v is None or (pd.api.types.is_scalar(v) and pd.isna(v)):
+        return None
+    if isinstance(v, (float, np.floating)) and float(v).is_integer():
+        v = int(v)
+    return str(v).strip() or None
+
+
+def class_labels(col: pd.Series, where: str) -> tuple[list[str], np.ndarray, dict[str, str]]:
+    """(task names, int8 one-vs-rest labels, task name -> class value) of a multi-class column, tasks sorted."""
+    values = [_class_value(v) for v in col.tolist()]
+    classes: dict[str, str] = {}
+    for value in sorted({v for v in values if v is not None}):
+        name = safe_task_name(value)
+        if name is None:
+            raise DataError(f"{where} has class {value!r}, which gives no valid task name; rename it")
+        if name in classes:
+            raise DataError(f"{where}: classes {classes[name]!r} and {value!r} both give task name {name!r}; "
+                            "rename one")
+        classes[name] = value
+    if not classes:
+        raise DataError(f"{where} is empty")
+    tasks = sorted(classes)
+    by_value = {classes[t]: j for j, t in enumerate(tasks)}
+    matrix = np.zeros((len(values), len(tasks)), dtype=np.int8)
+    for i, v in enumerate(values):
+        if v is None:
+            matrix[i] = MISSING
+        else:
+            matrix[i, by_value[v]] = 1
+    return tasks, matrix, classes
+
+
 def load_table(path: str | Path, text_column: str = "text", split_column: str | None = "split",
                label_columns: list[str] | None = None, val_fraction: float = 0.1,
-               test_fraction: float = 0.1, seed: int = 13) -> MultiTaskDataset:
-    """Load a table of texts and 0/1 labels into a ``MultiTaskDataset`` (see the module doc)."""
+               test_fraction: float = 0.1, seed: int = 13, label_column: str | None = None) -> MultiTaskDataset:
+    """Load a table of texts and 0/1 labels (or one multi-class ``label_column``) into a ``MultiTaskDataset``
+    (see the module doc)."""
+    if label_column is not None and label_columns is not None:
+        raise DataError("give label_column (one multi-class column) or label_columns (0/1 columns), not both")
     df, fmt = read_table(path)
     path = Path(path)
     columns = list(df.columns)
@@ -113,7 +156,15 @@ def load_table(path: str | Path, text_column: str = "text", split_column: str | 
 
     reserved = {text_column} | ({split_column} if has_split else set())
     ignored: dict[str, str] = {}
-    if label_columns is not None:
+    classes: dict[str, str] = {}
+    if label_column is not None:
+        if label_column not in df.columns:
+            raise DataError(f"{path}: no label column '{label_column}' (columns: {', '.join(columns)})")
+        if label_column in reserved:
+            raise DataError(f"{path}: column '{label_column}' is the text or split column, not a label")
+        tasks, matrix, classes = class_labels(df[label_column], f"{path}: label column '{label_column}'")
+        labels = {t: matrix[:, j] for j, t in enumerate(tasks)}
+    elif label_columns is not None:
         if len(set(label_columns)) != len(label_columns):
             raise DataError(f"{path}: duplicate names in label columns {label_columns}")
         labels = {}
@@ -157,8 +208,15 @@ def load_table(path: str | Path, text_column: str = "text", split_column: str | 
         split_info = {"method": "stratified (rarest positive label)", "seed": seed,
                       "val_fraction": val_fraction, "test_fraction": test_fraction}
 
+    if label_column is not None:
+        for j, t in enumerate(tasks):
+            n_train = int(((split == "train") & (matrix[:, j] == 1)).sum())
+            if n_train < MIN_CLASS_TRAIN:
+                raise DataError(f"{path}: label column '{label_column}' class {classes[t]!r} has {n_train} "
+                                f"training examples; at least {MIN_CLASS_TRAIN} needed")
+
     excluded: dict[str, str] = {}
-    if label_columns is None:
+    if label_columns is None and label_column is None:
         keep = []
         for j, t in enumerate(tasks):
             empty = [s for s in SPLITS if not ((split == s) & (matrix[:, j] == 1)).any()]
@@ -181,7 +239,9 @@ def load_table(path: str | Path, text_column: str = "text", split_column: str | 
         labels=matrix,
         split=split,
         provenance={"name": "table", "path": str(path), "format": fmt, "text_column": text_column,
-                    "label_columns": "given" if label_columns is not None else "auto (every 0/1 column)",
+                    "label_columns": (f"classes of '{label_column}'" if label_column is not None else
+                                      "given" if label_columns is not None else "auto (every 0/1 column)"),
+                    **({"classes": classes} if label_column is not None else {}),
                     "ignored_columns": ignored, "excluded": excluded,
                     "dropped_rows": {"missing_text": dropped}, "split": split_info},
         corpus=np.full(len(df), path.stem, dtype=object),

@@ -122,3 +122,17 @@ def table_frame(n: int = 90) -> pd.DataFrame:
 @pytest.fixture
 def table_df() -> pd.DataFrame:
     return table_frame()
+
+
+CLASSES = {"Debt collection": 80, "Mortgage": 60, "Credit card or prepaid card": 40, "Student loan": 20}
+
+
+def multiclass_frame() -> pd.DataFrame:
+    """200 complaints, one ``Product`` each (4 classes, 80/60/40/20), a split column (8:1:1 within each class)."""
+    rows = []
+    for product, n in CLASSES.items():
+        for k in range(n):
+            split = "test" if k % 10 == 9 else "val" if k % 10 == 8 else "train"
+            rows.append({"text": f"complaint {len(rows)} about {product.lower()}", "Product": product,
+                         "split": split})
+    return pd.DataFrame(rows).sample(frac=1.0, random_state=0).reset_index(drop=True)

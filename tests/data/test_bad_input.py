@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -178,6 +179,54 @@ def case_no_positives_in_a_split(tmp, df, tr):
                                             "tasks": ["a", "rare"]}}), encoding="utf-8")
     return ["data", "check", "--config", str(cfg)], \
         ["t.csv: task 'rare' has no positive examples in the validation split"]
+
+
+def _multiclass(tmp, split=True, **counts):
+    """The 200-row complaints table, with extra rows of new classes (name=count) in train."""
+    from tests.data.conftest import multiclass_frame
+    df = multiclass_frame()
+    extra = [{"text": f"{cls} row {k}", "Product": cls, "split": "train"} for cls, n in counts.items() for k in range(n)]
+    df = pd.concat([df, pd.DataFrame(extra)], ignore_index=True)
+    return _table(tmp, df if split else df.drop(columns="split"), name="complaints.csv")
+
+
+def case_multiclass_unknown_column(tmp, df, tr):
+    return _describe("--path", _multiclass(tmp), "--format", "table", "--label-column", "Prodct"), \
+        ["complaints.csv: no label column 'Prodct'", "columns: text, Product, split"]
+
+
+def case_multiclass_rare_class(tmp, df, tr):
+    return _describe("--path", _multiclass(tmp, Savings=9), "--label-column", "Product"), \
+        ["complaints.csv: label column 'Product' class 'Savings' has 9 training examples; at least 10 needed"]
+
+
+def case_multiclass_rare_class_after_the_split(tmp, df, tr):  # 11 rows; the stratified split keeps 9 for training
+    return _describe("--path", _multiclass(tmp, split=False, Savings=11), "--label-column", "Product"), \
+        ["complaints.csv: label column 'Product' class 'Savings' has 9 training examples"]
+
+
+def case_multiclass_names_collide(tmp, df, tr):
+    return _describe("--path", _multiclass(tmp, **{"Student, loan": 10}), "--label-column",
+                     "Product"), ["complaints.csv: label column 'Product': classes 'Student loan' and 'Student, loan' "
+                                  "both give task name 'Student_loan'"]
+
+
+def case_multiclass_class_without_a_name(tmp, df, tr):
+    return _describe("--path", _multiclass(tmp, **{"???": 10}), "--label-column", "Product"), \
+        ["complaints.csv: label column 'Product' has class '???', which gives no valid task name"]
+
+
+def case_multiclass_and_label_columns(tmp, df, tr):
+    return _describe("--path", _multiclass(tmp), "--label-column", "Product", "--label-columns", "a"), \
+        ["field 'data.dataset'", "give label_column (one multi-class column) or label_columns"]
+
+
+def case_multiclass_check_rare_class(tmp, df, tr):
+    cfg = tmp / "exp.yaml"
+    cfg.write_text(yaml.safe_dump({"data": {"dataset": {"name": "table", "path": str(_multiclass(tmp, Savings=3)),
+                                                        "label_column": "Product"},
+                                            "tasks": ["Mortgage", "Savings"]}}), encoding="utf-8")
+    return ["data", "check", "--config", str(cfg)], ["label column 'Product' class 'Savings' has 3 training examples"]
 
 
 CASES = {name[5:]: fn for name, fn in list(globals().items()) if name.startswith("case_")}

@@ -112,3 +112,21 @@ def test_cli_check_ok(capsys):
     assert main(["data", "check", "--tasks", "food,water", "--json"]) == 0
     d = json.loads(capsys.readouterr().out)
     assert d["ok"] and set(d["positives"]) == {"food", "water"}
+
+
+def test_cli_multiclass_column_describe_and_check(capsys, tmp_path):
+    import yaml
+    from tests.data.conftest import multiclass_frame
+    path = tmp_path / "complaints.csv"
+    multiclass_frame().drop(columns="split").to_csv(path, index=False)
+    assert main(["data", "describe", "--path", str(path), "--format", "table", "--label-column", "Product"]) == 0
+    out = capsys.readouterr().out
+    assert "200 examples: train 160 · validation 20 · test 20" in out and "Student_loan" in out
+    cfg = tmp_path / "exp.yaml"
+    cfg.write_text(yaml.safe_dump({"data": {"dataset": {"name": "table", "path": str(path), "label_column": "Product"},
+                                            "tasks": ["Debt_collection", "Student_loan"]}}), encoding="utf-8")
+    assert main(["data", "check", "--config", str(cfg), "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["ok"] and d["examples"] == 200
+    assert d["positives"] == {"Debt_collection": {"train": 64, "validation": 8, "test": 8},
+                              "Student_loan": {"train": 16, "validation": 2, "test": 2}}

@@ -114,3 +114,50 @@ def test_dispatch_through_dataset_config(tmp_path, table_df):
     path = _write(table_df, tmp_path / "t.csv")
     ds = load_dataset(DatasetConfig(name="table", path=path))
     assert ds.tasks == ["a", "b"] and len(ds) == len(table_df)
+
+
+# -- a multi-class label column: one task per class --------------------------------------------------------------
+
+MULTI_TASKS = ["Credit_card_or_prepaid_card", "Debt_collection", "Mortgage", "Student_loan"]
+
+
+@pytest.mark.parametrize("with_split", [True, False])
+def test_multiclass_column_gives_one_task_per_class(tmp_path, with_split):
+    from tests.data.conftest import CLASSES, multiclass_frame
+    df = multiclass_frame()
+    path = _write(df if with_split else df.drop(columns="split"), tmp_path / "complaints.csv")
+    ds = load_dataset(DatasetConfig(name="table", path=path, label_column="Product"))
+    assert ds.tasks == MULTI_TASKS
+    assert ds.provenance["classes"] == {t: t.replace("_", " ") for t in MULTI_TASKS}
+    assert ds.provenance["split"]["method"] == ("column" if with_split else "stratified (rarest positive label)")
+    # every row labelled 0/1 for every class, positive exactly for its own class
+    assert set(np.unique(ds.labels)) == {0, 1} and (ds.labels.sum(axis=1) == 1).all()
+    for j, t in enumerate(ds.tasks):
+        np.testing.assert_array_equal(ds.labels[:, j], (df["Product"] == ds.provenance["classes"][t]).to_numpy())
+    if with_split:
+        np.testing.assert_array_equal(ds.split, _expected_split(df))
+    pos = ds.positives()
+    for t in ds.tasks:  # 8:1:1 within each class, by the column or by the stratified split
+        n = CLASSES[ds.provenance["classes"][t]]
+        assert pos[t] == {"train": n * 8 // 10, "validation": n // 10, "test": n // 10}
+
+
+def test_multiclass_empty_cell_is_missing_for_every_class_and_numbers_read_as_text(tmp_path):
+    from tests.data.conftest import multiclass_frame
+    df = multiclass_frame()
+    df["Product"] = df["Product"].map({"Debt collection": 1, "Mortgage": 2, "Credit card or prepaid card": 3,
+                                       "Student loan": 4}).astype("Int64")
+    df.loc[0, "Product"] = pd.NA
+    ds = load_table(_write(df, tmp_path / "t.csv"), label_column="Product")
+    assert ds.tasks == ["1", "2", "3", "4"]  # 3.0 (an integer column with an empty cell) is class "3"
+    assert (ds.labels[0] == MISSING).all() and (ds.labels[1:].sum(axis=1) == 1).all()
+
+
+def test_safe_task_names_are_deterministic():
+    from raytp.task_names import safe_task_name, task_name_problem
+    cases = {"Mortgage": "Mortgage", "Debt collection": "Debt_collection", "Café": "Cafe", " -x y- ": "x_y-",
+             "Money transfer, virtual currency, or money service": "Money_transfer_virtual_currency_or_money_service",
+             "日本": None, "a" * 200: "a" * 128}
+    for value, name in cases.items():
+        assert safe_task_name(value) == name, value
+        assert name is None or task_name_problem(name) is None

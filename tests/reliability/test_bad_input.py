@@ -181,6 +181,17 @@ def c_missing_table_file(tmp):
     return ["train", "--config", cfg, "--out", tmp / "run"], tmp / "run", ["gone.csv", "not found"]
 
 
+def c_multiclass_rare_class(tmp):
+    from tests.data.conftest import multiclass_frame
+    df = multiclass_frame()
+    df.loc[df["Product"] == "Student loan", "Product"] = ["Savings"] * 9 + ["Student loan"] * 11  # < 10 Savings in train
+    df.to_csv(tmp / "complaints.csv", index=False)
+    cfg = _yaml(tmp, {"data": {"dataset": {"name": "table", "path": str(tmp / "complaints.csv"),
+                                           "label_column": "Product"}, "tasks": ["Mortgage", "Student_loan"]}})
+    return ["train", "--config", cfg, "--out", tmp / "run"], tmp / "run", \
+        ["complaints.csv: label column 'Product' class 'Savings' has"]
+
+
 def c_run_dir_of_another_config(tmp):
     run = _other_config_run(tmp)
     return ["train", "--config", _small(tmp), "--out", run], run, \
