@@ -1,7 +1,8 @@
 """The single-task stage on Ray: one actor per worker slot trains (and profiles) task models concurrently.
 
 The corpus is featurised once — by the driver on CPU-only runs (actors start up meanwhile), else
-by one task with a worker's resources — and the dataset and features reach every actor through
+by one task with a worker's resources that finishes before the actors start (actors holding every GPU
+would leave it waiting forever) — and the dataset and features reach every actor through
 the object store; actors are reused across tasks, so each task costs only its training. Resource
 requests come from the config (fractional GPUs allowed) and torch threads follow the CPUs an actor
 holds. Results come back to the driver,
@@ -124,6 +125,8 @@ def run_single_task_stage(cfg: ExperimentConfig, ds: MultiTaskDataset, run: RunD
     if todo and res.gpus_per_worker > 0:  # featurise on a worker's device, once
         feat_ref = ray.remote(_featurize).options(num_cpus=res.cpus_per_worker, num_gpus=res.gpus_per_worker
                                                   ).remote(cfg_dict, [ds_ref])
+        # before any actor holds a GPU: actors that took every GPU first would wait forever on this task
+        ray.wait([feat_ref], num_returns=1, fetch_local=False)
     actors = [actor_cls.remote(cfg_dict, [ds_ref]) for _ in range(workers)]
     if todo and feat_ref is None:  # CPU only: the driver featurises while the actors start
         feat_ref = ray.put(_featurize(cfg_dict, [ds]))
