@@ -31,24 +31,35 @@ BOMB = "".join(f"{c}: &{c} [{','.join([('*' + p) if p else LOL] * 9)}]\n"
                for c, p in zip("abcdefgh", ["", *"abcdefg"])) + "search: {grid: {mode: *h}}\n"
 
 
+def load_in_fresh_process(path: Path) -> dict[str, Any]:
+    """``load_config(path)`` in a fresh Python: {"refused", "seconds", "grown_kib" (peak RSS growth), "error"}.
+    ``refused`` is True only for a ConfigError; anything else that went wrong is in ``error``."""
+    code = textwrap.dedent(f"""
+        import resource, time
+        from raytp.config import load_config
+        from raytp.errors import ConfigError
+        base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        t = time.perf_counter()
+        try:
+            load_config({str(path)!r}); print("LOADED")
+        except ConfigError as e:
+            print("REFUSED", time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base, e)
+        """)
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                       cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+    out = p.stdout.strip().split(" ", 3)
+    if out[0] != "REFUSED":
+        return {"refused": False, "seconds": None, "grown_kib": None, "error": (p.stdout + p.stderr).strip()}
+    return {"refused": True, "seconds": float(out[1]), "grown_kib": int(out[2]), "error": out[3]}
+
+
 def alias_bomb() -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as d:
         p = Path(d) / "bomb.yaml"
         p.write_text(BOMB)
-        code = textwrap.dedent(f"""
-            import resource, time
-            from raytp.config import load_config
-            base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-            t = time.perf_counter()
-            try:
-                load_config({str(p)!r}); print("LOADED")
-            except Exception as e:
-                print("REFUSED", time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base)
-            """)
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-                             cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}).stdout.split()
-    return {"bytes": len(BOMB), "refused": out[0] == "REFUSED", "seconds": float(out[1]) if len(out) > 2 else None,
-            "peak_rss_growth_mib": int(out[2]) / 1024 if len(out) > 2 else None}
+        r = load_in_fresh_process(p)
+    return {"bytes": len(BOMB), "refused": r["refused"], "seconds": r["seconds"],
+            "peak_rss_growth_mib": r["grown_kib"] / 1024 if r["grown_kib"] is not None else None}
 
 
 def slow_clients(authenticated: bool, n: int = 64, probes: int = 50, body_timeout: float = 5.0) -> dict[str, Any]:

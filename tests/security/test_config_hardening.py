@@ -4,11 +4,8 @@ before it is expanded (an alias bomb: refused in < 1 s, < 50 MB)."""
 
 from __future__ import annotations
 
-import resource
-import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -111,25 +108,22 @@ BOMB = textwrap.dedent("""\
     """)
 
 
+def _security_benchmark():
+    """benchmarks/security.py, whose fresh-process measurement of a config load this test shares."""
+    import importlib.util
+    sys.path.insert(0, str(REPO / "benchmarks"))  # for its `_common` import
+    spec = importlib.util.spec_from_file_location("security_benchmark", REPO / "benchmarks" / "security.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_alias_bomb_refused_fast_and_small(tmp_path):
     """In a fresh process: the refusal's wall time and the process's peak memory (ru_maxrss) are measured."""
     bomb = tmp_path / "bomb.yaml"
     bomb.write_text(BOMB)
     assert len(BOMB) < 600
-    code = textwrap.dedent(f"""
-        import resource, sys, time
-        from raytp.config import load_config
-        from raytp.errors import ConfigError
-        base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        t = time.perf_counter()
-        try:
-            load_config({str(bomb)!r}); print("LOADED")
-        except ConfigError as e:
-            print("REFUSED", time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base, e)
-        """)
-    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=REPO)
-    out = p.stdout.strip().split(" ", 3)
-    assert out[0] == "REFUSED", p.stdout + p.stderr
-    seconds, grown_kib = float(out[1]), int(out[2])
-    assert seconds < 1.0 and grown_kib < 50 * 1024, (seconds, grown_kib)
-    assert "anchors/aliases are not allowed" in out[3]
+    r = _security_benchmark().load_in_fresh_process(bomb)
+    assert r["refused"], r["error"]
+    assert r["seconds"] < 1.0 and r["grown_kib"] < 50 * 1024, (r["seconds"], r["grown_kib"])
+    assert "anchors/aliases are not allowed" in r["error"]
