@@ -18,3 +18,11 @@ def make_backend(cfg: BackendConfig, device: str = "cpu") -> Backend:
         from raytp.models.transformer import TransformerBackend
         return TransformerBackend(cfg, device)
     raise ConfigError(f"unknown backend {cfg.name!r}; use hashed, frozen-encoder or transformer")
+
+
+def with_hidden(backend: Backend, cfg: BackendConfig, hidden: int | None) -> Backend:
+    """``backend``, or one like it with another hidden size (a searched hyperparameter) on the same device;
+    features do not depend on the hidden size, so they are reused."""
+    if hidden is None or hidden == cfg.hidden:
+        return backend
+    return make_backend(cfg.model_copy(update={"hidden": int(hidden)}), str(backend.device))

@@ -24,6 +24,7 @@ from ray import tune
 from raytp.config import ExperimentConfig, compute_units, config_from_dict, grid_points
 from raytp.data.dataset import MultiTaskDataset
 from raytp.errors import RaytpError, RunDirError
+from raytp.models.registry import with_hidden
 from raytp.runtime.cluster import check_fits, worker_data
 from raytp.runtime.per_target import PerTargetASHA, PerTargetSearcher
 from raytp.search.state_integrity import TRUST_ENV, StateRecord, state_key
@@ -40,15 +41,6 @@ COLUMNS = ["trial_id", "source", "target", "grid_point", "warm", "hp_mode", "hp_
            "baseline_f1_test", "gain", "gain_val", "beneficial", "harmful", "status", "error", "stopped_early",
            "epochs_run", "best_epoch", "train_s", "compute_s", "wall_s", "node_id",
            "curve_f1_val", "curve_f1_test", "curve_s"]
-
-
-def _backend_for(cfg: ExperimentConfig, backend: Any, hidden: int | None) -> Any:
-    """The process's backend, or one with another hidden size (features do not depend on it: reused)."""
-    if hidden is None or hidden == cfg.backend.hidden:
-        return backend
-    from raytp.models.encoders import pick_device
-    from raytp.models.registry import make_backend
-    return make_backend(cfg.backend.model_copy(update={"hidden": int(hidden)}), pick_device(cfg.resources.gpus_per_worker))
 
 
 def _pair_trial(config: dict[str, Any], *, cfg_dict: dict[str, Any], ds_box: list[Any],
@@ -68,7 +60,7 @@ def _pair_trial(config: dict[str, Any], *, cfg_dict: dict[str, Any], ds_box: lis
         raise RuntimeError(f"injected failure for {source}>{target}")
     ds, backend, features = worker_data(cfg, ds_box)
     resolved = resolve_point(point, baselines[target], cfg)
-    trainer = PairTrainer(_backend_for(cfg, backend, resolved.hidden), features, ds, cfg, source, target, resolved,
+    trainer = PairTrainer(with_hidden(backend, cfg.backend, resolved.hidden), features, ds, cfg, source, target, resolved,
                           cfg.seeds(),
                           baseline_f1_val=baselines[target]["f1_val"])
     while not trainer.done:
@@ -442,7 +434,7 @@ def _replicate_target(cfg_dict: dict[str, Any], ds_box: list[Any], target: str, 
     out = []
     for job in jobs:
         resolved = resolve_point(job["point"], target_summary, cfg)
-        pair_backend = _backend_for(cfg, backend, resolved.hidden)
+        pair_backend = with_hidden(backend, cfg.backend, resolved.hidden)
         real = PairTrainer(pair_backend, features, ds, cfg, job["source"], target, resolved, fresh).finish()
         row = {"source": job["source"], "target": target, "label": job["label"], "gain": job["gain"],
                "fresh_baseline_f1_test": base, "fresh_f1_test": real["f1_test"], "fresh_gain": real["f1_test"] - base,

@@ -71,10 +71,8 @@ def keep_model(backend: Backend, features: Any, ds: MultiTaskDataset, cfg: Exper
                           source_weight=float(hp.get("source_weight") or 1.0),
                           source_ratio=None if ratio is None else float(ratio),
                           hidden=None if hidden is None else int(hidden))
-        if point.hidden is not None and point.hidden != cfg.backend.hidden:  # the searched hidden size
-            from raytp.models.registry import make_backend
-            backend = make_backend(cfg.backend.model_copy(update={"hidden": point.hidden}), str(backend.device))
-        trainer = PairTrainer(backend, features, ds, cfg, verdict["source"], target, point, cfg.seeds(), cache=None)
+        from raytp.models.registry import with_hidden
+        trainer = PairTrainer(with_hidden(backend, cfg.backend, point.hidden), features, ds, cfg, verdict["source"], target, point, cfg.seeds(), cache=None)
         for f in trainer.fitters:
             f.keep_best_state = True
         retrained = float(trainer.finish()["f1_test"])
