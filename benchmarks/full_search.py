@@ -1,12 +1,15 @@
 """Full pair search benchmark (issues 3 and 15): batched vs unbatched seed throughput, and the full grid on Ray Tune.
 
-Throughput (issue 15, always): two worker processes (1 torch thread each, as a 1-CPU trial worker) run
+Throughput (issue 15, always): four worker processes (1 torch thread each, as a 1-CPU trial worker) run
 the same sample of grid trials (default regime: every grid point of a few pairs, 3 seeds) side by
-side, each alternating ``train.batch_seeds`` true/false trial by trial so both arms share the load.
-Reports pair-seed trainings per compute-second per arm and their ratio (target >= 3x), the per-seed
-F1 of both arms (identical within 1e-6?), peak RSS of a trial worker per arm (two more processes,
-one per arm) and the default full grid's projected time on 2 workers (target <= 4 min). Writes
-benchmarks/results/full_search_throughput.json (or --json NAME).
+side, each alternating ``train.batch_seeds`` true/false trial by trial so both arms share the load;
+two of them with glibc's default allocator (today's workers), two with ``resources.retain_freed_memory``
+(the default now: freed memory kept for reuse, raytp/models/allocator.py), which is process-wide.
+Reports pair-seed trainings per compute-second per arm and the ratios: the default now (batched,
+retained memory) against today's code (unbatched, default allocator) — target >= 3x — and batching
+alone (both arms under one allocator); the per-seed F1 of every arm (identical within 1e-6?), peak RSS
+of a trial worker per arm (more processes, one per arm) and the default full grid's projected time on
+2 workers (target <= 4 min). Writes benchmarks/results/full_search_throughput.json (or --json NAME).
 
 Full grid (issue 3, ``--grid``): the single-task stage then the full grid on Ray Tune with replication
 and the shuffled-label control; writes full_search.json under --out, as before.
@@ -30,6 +33,9 @@ from _common import add_task_set, conclude, finish, machine, parser  # noqa: E40
 from raytp.config import DEFAULT_TASKS, load_config  # noqa: E402
 
 TARGET_RATIO, TARGET_GRID_S = 3.0, 240.0
+ALLOCATORS = ("default", "retain")
+ARMS = {(True, "retain"): "batched", (False, "retain"): "unbatched",
+        (True, "default"): "batched_default_allocator", (False, "default"): "unbatched_today"}
 
 
 def _trials(cfg, n: int) -> list[dict]:
@@ -47,6 +53,9 @@ def _worker(args) -> int:
     """One trial worker: featurise once, then run ``args.trials`` trials in arms ``args.arms`` (alternating)."""
     import torch
     torch.set_num_threads(1)
+    from raytp.models.allocator import retain_freed_memory
+    if args.allocator == "retain" and not retain_freed_memory():
+        raise SystemExit("retain_freed_memory is not available here (not glibc)")
     from raytp.data import load_experiment_data
     from raytp.models.registry import make_backend
     from raytp.search.pairs import PairTrainer, SourceCache
@@ -67,7 +76,7 @@ def _worker(args) -> int:
             t0, c0 = time.perf_counter(), time.process_time()
             out = PairTrainer(backend, features, ds, c, spec["source"], spec["target"], point, c.seeds(),
                               cache=caches[batched]).finish()
-            rows.append({"i": i, "batched": batched, "source": spec["source"], "target": spec["target"],
+            rows.append({"i": i, "batched": batched, "allocator": args.allocator, "source": spec["source"], "target": spec["target"],
                          **point.as_dict(), "wall_s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0,
                          "f1_val_seeds": out["f1_val_seeds"], "f1_test_seeds": out["f1_test_seeds"]})
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -75,9 +84,9 @@ def _worker(args) -> int:
     return 0
 
 
-def _spawn(overrides: dict, trials: int, arms: str) -> subprocess.Popen:
+def _spawn(overrides: dict, trials: int, arms: str, allocator: str) -> subprocess.Popen:
     cmd = [sys.executable, __file__, "--worker", "--trials", str(trials), "--arms", arms,
-           "--overrides", json.dumps(overrides)]
+           "--overrides", json.dumps(overrides), "--allocator", allocator]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
 
 
@@ -164,17 +173,18 @@ def throughput(args) -> dict:
     cfg = load_config(None, overrides)
     load_before = os.getloadavg()
     t0 = time.perf_counter()
-    side = _collect([_spawn(overrides, args.trials, "batched,unbatched"),
-                     _spawn(overrides, args.trials, "unbatched,batched")])
+    side = _collect([_spawn(overrides, args.trials, arms, alloc) for alloc in ALLOCATORS
+                     for arms in ("batched,unbatched", "unbatched,batched")])
     side_wall = time.perf_counter() - t0
     load_mid = os.getloadavg()
     n_mem = 2 if args.quick else 4  # one trial per grid point (both modes)
-    mem = _collect([_spawn(overrides, n_mem, "batched"), _spawn(overrides, n_mem, "unbatched")])
+    mem_arms = [(a, alloc) for alloc in ALLOCATORS for a in ("batched", "unbatched")]
+    mem = dict(zip(mem_arms, _collect([_spawn(overrides, n_mem, a, alloc) for a, alloc in mem_arms])))
     rows = [r for o in side for r in o["rows"]]
     seeds = cfg.train.seeds
     arm = {}
-    for batched, name in ((True, "batched"), (False, "unbatched")):
-        rs = [r for r in rows if r["batched"] == batched]
+    for (batched, alloc), name in ARMS.items():
+        rs = [r for r in rows if r["batched"] == batched and r["allocator"] == alloc]
         wall, cpu = sum(r["wall_s"] for r in rs), sum(r["cpu_s"] for r in rs)
         by_mode = {}
         for m in sorted({r["mode"] for r in rs}):
@@ -183,18 +193,19 @@ def throughput(args) -> dict:
         arm[name] = {"trials": len(rs), "pair_seeds": len(rs) * seeds, "compute_s": wall, "cpu_s": cpu,
                      "pair_seeds_per_compute_s": len(rs) * seeds / wall, "pair_seeds_per_cpu_s": len(rs) * seeds / cpu,
                      "s_per_pair_seed": wall / (len(rs) * seeds), "by_mode_pair_seeds_per_compute_s": by_mode}
-    ratio = arm["batched"]["pair_seeds_per_compute_s"] / arm["unbatched"]["pair_seeds_per_compute_s"]
-    # per-seed F1 of the same trial in both arms (same worker, same seeds)
-    diffs, f1 = [], {"batched": {"val": [], "test": []}, "unbatched": {"val": [], "test": []}}
-    for o in side:
-        by = {(r["i"], r["batched"]): r for r in o["rows"]}
-        for (i, b), r in by.items():
-            f1["batched" if b else "unbatched"]["val"] += r["f1_val_seeds"]
-            f1["batched" if b else "unbatched"]["test"] += r["f1_test_seeds"]
-            if b and (i, False) in by:
-                u = by[(i, False)]
-                diffs += [abs(x - y) for x, y in zip(r["f1_val_seeds"] + r["f1_test_seeds"],
-                                                     u["f1_val_seeds"] + u["f1_test_seeds"])]
+    rate = lambda a, key="pair_seeds_per_compute_s": arm[a][key]  # noqa: E731
+    ratio = rate("batched") / rate("unbatched_today")
+    # per-seed F1 of the same trial in every arm (same seeds): against today's code's
+    diffs, f1 = [], {name: {"val": [], "test": []} for name in ARMS.values()}
+    today = {r["i"]: r for r in rows if not r["batched"] and r["allocator"] == "default"}
+    for r in rows:
+        name = ARMS[(r["batched"], r["allocator"])]
+        f1[name]["val"] += r["f1_val_seeds"]
+        f1[name]["test"] += r["f1_test_seeds"]
+        if name != "unbatched_today" and r["i"] in today:
+            u = today[r["i"]]
+            diffs += [abs(x - y) for x, y in zip(r["f1_val_seeds"] + r["f1_test_seeds"],
+                                                 u["f1_val_seeds"] + u["f1_test_seeds"])]
     import numpy as np
     dist = {a: {k: {"mean": float(np.mean(v)), "sd": float(np.std(v, ddof=1)), "n": len(v)} for k, v in d.items()}
             for a, d in f1.items()}
@@ -208,25 +219,32 @@ def throughput(args) -> dict:
                    "epochs": cfg.train.epochs, "batch_size": cfg.train.batch_size,
                    "hash_buckets": cfg.backend.hash_buckets,
                    "torch_threads_per_worker": 1, "workers": 2},
-        "side_by_side_wall_s": side_wall, "arms": arm, "ratio_pair_seeds_per_compute_s": ratio,
-        "ratio_cpu": arm["batched"]["pair_seeds_per_cpu_s"] / arm["unbatched"]["pair_seeds_per_cpu_s"],
+        "side_by_side_wall_s": side_wall, "arms": arm, "arm_names": {v: f"batch_seeds={b}, allocator={a}"
+                                                                     for (b, a), v in ARMS.items()},
+        "ratio_pair_seeds_per_compute_s": ratio,
+        "ratio_cpu": rate("batched", "pair_seeds_per_cpu_s") / rate("unbatched_today", "pair_seeds_per_cpu_s"),
+        "ratio_batching_alone": {"retain": rate("batched") / rate("unbatched"),
+                                 "default": rate("batched_default_allocator") / rate("unbatched_today")},
+        "ratio_allocator_alone": {"batched": rate("batched") / rate("batched_default_allocator"),
+                                  "unbatched": rate("unbatched") / rate("unbatched_today")},
         "f1_per_seed_max_abs_diff": max(diffs) if diffs else None, "f1_pairs_compared": len(diffs),
         "f1_identical_within_1e-6": bool(diffs) and max(diffs) <= 1e-6, "f1_distributions": dist,
-        "peak_rss_mib": {"batched": mem[0]["peak_rss_mib"], "unbatched": mem[1]["peak_rss_mib"],
-                         "batched_before_training": mem[0]["rss_before_training_mib"],
-                         "unbatched_before_training": mem[1]["rss_before_training_mib"]},
+        "peak_rss_mib": {ARMS[(a == "batched", alloc)]: m["peak_rss_mib"] for (a, alloc), m in mem.items()},
+        "rss_before_training_mib": {ARMS[(a == "batched", alloc)]: m["rss_before_training_mib"]
+                                    for (a, alloc), m in mem.items()},
         "full_grid": {"pair_seeds": full_pair_seeds, "projected_s_on_2_workers": grid_projection,
                       "note": "projection: the grid's pair-seed trainings / (2 workers x the batched arm's rate); "
                               "Tune overhead (~3%) and the single-task stage not included"},
         "targets": {"ratio": TARGET_RATIO, "full_grid_s": TARGET_GRID_S},
     }
-    b, u = arm["batched"], arm["unbatched"]
-    print(f"\nbatched   {b['pair_seeds_per_compute_s']:.3f} pair-seeds/compute-s ({b['s_per_pair_seed']:.2f} s each), "
-          f"unbatched {u['pair_seeds_per_compute_s']:.3f} ({u['s_per_pair_seed']:.2f} s each): {ratio:.2f}x "
-          f"(target {TARGET_RATIO}x); load {load_before[0]:.1f} -> {load_mid[0]:.1f}")
-    print(f"per-seed F1 batched vs unbatched: max |diff| {out['f1_per_seed_max_abs_diff']} over {len(diffs)} values")
-    print(f"peak RSS per trial worker: batched {mem[0]['peak_rss_mib']:.0f} MiB, "
-          f"unbatched {mem[1]['peak_rss_mib']:.0f} MiB")
+    print()
+    for name, a in arm.items():
+        print(f"{name:26s} {a['pair_seeds_per_compute_s']:.3f} pair-seeds/compute-s ({a['s_per_pair_seed']:.2f} s each, "
+              f"{a['pair_seeds_per_cpu_s']:.3f} per CPU-s), peak RSS {out['peak_rss_mib'][name]:.0f} MiB")
+    print(f"default now vs today's code: {ratio:.2f}x (target {TARGET_RATIO}x); batching alone "
+          f"{out['ratio_batching_alone']['retain']:.2f}x / {out['ratio_batching_alone']['default']:.2f}x; "
+          f"load {load_before[0]:.1f} -> {load_mid[0]:.1f}")
+    print(f"per-seed F1 of every arm vs today's code: max |diff| {out['f1_per_seed_max_abs_diff']} over {len(diffs)} values")
     print(f"full grid ({full_pair_seeds} pair-seeds) projected on 2 workers: {grid_projection:.0f} s "
           f"(target {TARGET_GRID_S:.0f} s)")
     return out
@@ -243,6 +261,7 @@ def main() -> int:
     p.add_argument("--worker", action="store_true", help=argparse_suppress())
     p.add_argument("--arms", default="batched,unbatched", help=argparse_suppress())
     p.add_argument("--overrides", default="{}", help=argparse_suppress())
+    p.add_argument("--allocator", choices=ALLOCATORS, default="retain", help=argparse_suppress())
     add_task_set(p)
     args = p.parse_args()
     if args.worker:

@@ -118,9 +118,12 @@ def worker_data(cfg: ExperimentConfig, ds_box: list[Any], featurize: bool = True
     features None (the single-task actors get them, computed once, through the object store)."""
     import torch
 
+    from raytp.models.allocator import retain_freed_memory
     from raytp.models.encoders import pick_device
     from raytp.models.registry import make_backend
     torch.set_num_threads(max(1, int(cfg.resources.cpus_per_worker)))
+    if cfg.resources.retain_freed_memory:
+        retain_freed_memory()
     device = pick_device(cfg.resources.gpus_per_worker)
     key = (ds_box[0].hex(), cfg.backend.model_dump_json(), device, featurize)
     if key not in _PROCESS_DATA:
