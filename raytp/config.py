@@ -415,9 +415,12 @@ class PruneConfig(_Strict):
                                  "cost); learned: gradient boosting on pair features, trained on calibration_pairs "
                                  "searched first (cost counted) and/or a knowledge_base of earlier runs.")
     zero_shot_feature: str = Field(
-        "label_phi+logme+textemb", description="Pair feature the zero-shot mode ranks by; 'a+b+c' ranks by the mean "
-                                               "rank of several (NaN-aware), a '-' prefix means lower is better. "
-                                               "Also the learned mode's fallback.")
+        "auto", description="Pair feature the zero-shot mode ranks by; 'a+b+c' ranks by the mean rank of several "
+                            "(NaN-aware), a '-' prefix means lower is better. 'auto': the default rule, the mean "
+                            "rank of whichever signal families a pair has: label phi (only where an in-budget "
+                            "example is positive for both tasks; never on one-vs-rest task sets), LogME, the "
+                            "signature-only ranker (gradient attributions), TextEmb. Also the learned mode's "
+                            "fallback.")
     trials_per_pair: int = Field(2, ge=1, le=1000, description="Trials per kept pair (under budget: the minimum). A pair's "
                                                      "first trial is at the grid's first point (warm start); its "
                                                      "target's Optuna TPE study (one per target) samples search.space "
