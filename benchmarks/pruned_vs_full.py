@@ -42,10 +42,11 @@ from raytp.config import load_config  # noqa: E402
 def ablation_table(run_dir: Path) -> dict:
     """Leave-targets-out metrics of the learned predictor per feature group, and of each baseline score."""
     from raytp.predict import ablation, evaluate_scores
+    from raytp.predict.families import with_rankers
     from raytp.report import pair_truth
     from raytp.rundir import RunDir
     run = RunDir(run_dir)
-    feats = run.read_parquet("pair_features.parquet")
+    feats = with_rankers(run.read_parquet("pair_features.parquet"))  # the rankers also on tables from before them
     truth = pair_truth(run.read_parquet("search_full.parquet"))
     X = feats.merge(truth, on=["source", "target"])
     y, gains, groups = X["beneficial"].to_numpy(bool), X["gain"].to_numpy(float), X["target"].to_numpy()
@@ -54,7 +55,8 @@ def ablation_table(run_dir: Path) -> dict:
         tab = ablation(X.drop(columns=["gain", "gain_val", "beneficial", "harmful"]), y, gains, groups)
         out["learned_by_feature_group"] = tab.replace({np.nan: None}).to_dict(orient="records")
     out["scores"] = {}
-    for col in ("label_phi", "textemb", "logme", "random", "responses/hidden/cka", "layer_conductance/hidden/cosine",
+    for col in ("label_phi", "textemb", "logme", "random", "signature_only", "task_statistics",
+                "responses/hidden/cka", "layer_conductance/hidden/cosine",
                 "layer_conductance_examples/hidden/cka", "responses/hidden/rsa"):
         if col in X and np.isfinite(X[col].to_numpy(float)).any():
             m = evaluate_scores(X[col].to_numpy(float), y, gains, groups)

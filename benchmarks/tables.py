@@ -2,7 +2,7 @@
 
 A table lives between ``<!-- results:NAME:start -->`` and ``<!-- results:NAME:end -->``; NAME is a
 JSON stem in benchmarks/results/ (``pruned_vs_full``) optionally followed by ``/VIEW`` (``headline``,
-``rankers``). Only those blocks are rewritten; everything else in the files stays as written.
+``rankers``, ``families``). Only those blocks are rewritten; everything else in the files stays as written.
 
     python benchmarks/tables.py            # rewrite the blocks
     python benchmarks/tables.py --check    # exit 1 naming every block that disagrees with its JSON
@@ -98,7 +98,22 @@ def rankers(r: dict) -> str:
     return text + "\n\n" + _provenance(r)
 
 
-VIEWS = {"headline": headline, "rankers": rankers}
+def families(r: dict) -> str:
+    """Pruned vs full: the learned predictor per feature group (signal families apart; leave-targets-out, no
+    intervals) and each single score used as a zero-shot ranking, from ``predictor_evaluation``."""
+    pe = r.get("predictor_evaluation", {})
+    rows = [f"Outcomes: {pe.get('beneficial', '—')} beneficial of {pe.get('pairs', '—')} pairs. Leave-targets-out, "
+            "no intervals (see the ranker table for those).", "",
+            "| learned predictor on feature group | features | AUC | regret@3 |", "|---|---|---|---|"]
+    for g in pe.get("learned_by_feature_group", []):
+        rows.append(f"| {g['group']} | {g['n_features']} | {_f(g.get('auc'))} | {_f(g.get('regret@3'))} |")
+    rows += ["", "| score as a zero-shot ranking | AUC | regret@3 |", "|---|---|---|"]
+    for name, m in pe.get("scores", {}).items():
+        rows.append(f"| {name} | {_f(m.get('auc'))} | {_f(m.get('regret@3'))} |")
+    return "\n".join(rows + ["", _provenance(r)])
+
+
+VIEWS = {"headline": headline, "rankers": rankers, "families": families}
 
 
 def render(name: str, results: Path = RESULTS) -> str:

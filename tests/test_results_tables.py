@@ -81,3 +81,17 @@ def test_check_names_every_missed_target_and_sets_the_exit_code(tmp_path, capsys
     assert saved["targets_missed"] and saved["caches"] == "cold" and not saved["run_dir"].startswith("/")
     args.check = False
     assert finish(args, "x.json", {}, {"time_reduction": 0.84}, {"time_reduction": (">=", 0.85)}) == 0
+
+
+def test_families_view_lists_feature_groups_and_scores(tmp_path):
+    tables = _tables()
+    results = _report(tmp_path / "f")
+    r = json.loads((results / "toy.json").read_text())
+    r["predictor_evaluation"] = {"pairs": 6, "beneficial": 2, "learned_by_feature_group": [
+        {"group": "gradient_attribution", "n_features": 3, "auc": 0.61, "regret@3": 0.01},
+        {"group": "representation", "n_features": 2, "auc": None, "regret@3": 0.02}],
+        "scores": {"signature_only": {"auc": 0.7, "regret@3": 0.0}}}
+    (results / "toy.json").write_text(json.dumps(r, default=float))
+    out = tables.regenerate("<!-- results:toy/families:start -->\n<!-- results:toy/families:end -->\n", results)
+    assert "| gradient_attribution | 3 | 0.610 | 0.010 |" in out and "| representation | 2 | — | 0.020 |" in out
+    assert "| signature_only | 0.700 | 0.000 |" in out and "Task set **declared**" in out

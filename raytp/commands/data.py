@@ -8,7 +8,7 @@ from typing import Any
 
 from raytp.errors import ConfigError
 
-DATASETS = ["disaster-response", "trecis", "table"]
+DATASETS = ["disaster-response", "trecis", "table", "complaints"]
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from raytp.data.assets import disaster_csv, minilm_dir
+from raytp.data.assets import complaints_csvs, disaster_csv, minilm_dir
 from raytp.errors import RaytpError
 
 
@@ -12,6 +12,8 @@ def main() -> int:
     try:
         print(f"data:  {disaster_csv(verify=True)} (checksum ok)")
         print(f"model: {minilm_dir()}")
+        for split, path in complaints_csvs(verify=True).items():
+            print(f"complaints {split}: {path} (checksum ok)")
     except RaytpError as e:
         print(f"raytp: error: {e}", file=sys.stderr)
         return 2

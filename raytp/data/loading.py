@@ -25,6 +25,9 @@ def load_dataset(cfg: DatasetConfig) -> MultiTaskDataset:
         return load_table(cfg.path, text_column=cfg.text_column, split_column=cfg.split_column,
                           label_columns=cfg.label_columns, val_fraction=cfg.val_fraction,
                           test_fraction=cfg.test_fraction, seed=cfg.split_seed, label_column=cfg.label_column)
+    if cfg.name == "complaints":
+        from raytp.data.complaints import load_complaints
+        return load_complaints(cfg.path, val_fraction=cfg.val_fraction, seed=cfg.split_seed)
     raise DataError(f"unknown dataset {cfg.name!r}")
 
 

@@ -19,7 +19,7 @@ import numpy as np
 
 def _cut(n: int, fraction: float) -> int:
     k = int(round(n * fraction))
-    return max(k, 1) if n >= 3 else k
+    return max(k, 1) if n >= 3 and fraction > 0 else k
 
 
 def stratified_split(labels: np.ndarray, val_fraction: float = 0.1, test_fraction: float = 0.1,
@@ -27,9 +27,9 @@ def stratified_split(labels: np.ndarray, val_fraction: float = 0.1, test_fractio
     """Return one of "train"/"validation"/"test" per row of ``labels`` (n_examples x n_tasks; 1 = positive, 0 or -1 otherwise).
 
     Deterministic in (labels, fractions, seed); independent of the texts and of row content
-    other than the labels.
+    other than the labels. ``test_fraction=0`` gives no test rows (data whose test set ships apart).
     """
-    if not (0 < val_fraction < 1 and 0 < test_fraction < 1 and val_fraction + test_fraction < 1):
+    if not (0 < val_fraction < 1 and 0 <= test_fraction < 1 and val_fraction + test_fraction < 1):
         raise ValueError(f"bad split fractions: validation {val_fraction}, test {test_fraction}")
     labels = np.asarray(labels)
     n = labels.shape[0]

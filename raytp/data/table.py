@@ -141,7 +141,16 @@ def load_table(path: str | Path, text_column: str = "text", split_column: str | 
     if label_column is not None and label_columns is not None:
         raise DataError("give label_column (one multi-class column) or label_columns (0/1 columns), not both")
     df, fmt = read_table(path)
-    path = Path(path)
+    return frame_dataset(df, Path(path), fmt, text_column, split_column, label_columns, val_fraction, test_fraction,
+                         seed, label_column)
+
+
+def frame_dataset(df: pd.DataFrame, path: Path, fmt: str, text_column: str = "text", split_column: str | None = "split",
+                  label_columns: list[str] | None = None, val_fraction: float = 0.1, test_fraction: float = 0.1,
+                  seed: int = 13, label_column: str | None = None) -> MultiTaskDataset:
+    """``load_table`` on a table already read (``path`` and ``fmt`` name it in errors and provenance)."""
+    if label_column is not None and label_columns is not None:
+        raise DataError("give label_column (one multi-class column) or label_columns (0/1 columns), not both")
     columns = list(df.columns)
     if text_column not in df.columns:
         raise DataError(f"{path}: no text column '{text_column}' (columns: {', '.join(columns)}); "

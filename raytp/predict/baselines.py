@@ -7,6 +7,9 @@
   2020, TextEmb); computed by ``raytp.profiling.textemb``.
 - ``logme``: LogME (You et al., ICML 2021), the evidence of a Bayesian linear model of the source
   model's features for the target's labels.
+- ``signature_only``: the mean rank of the gradient-attribution similarity columns (zero-shot, no
+  labels, no other family); ``task_statistics``: the mean rank of fewer target positives, more
+  source positives and a lower target single-task F1 (``raytp.predict.families``).
 
 ``BASELINES`` maps each baseline name to its column in the pair feature table.
 """
@@ -19,7 +22,8 @@ import pandas as pd
 from raytp.data.dataset import MISSING
 from raytp.errors import PredictorError
 
-BASELINES: dict[str, str] = {"random": "random", "label_phi": "label_phi", "textemb": "textemb", "logme": "logme"}
+BASELINES: dict[str, str] = {"random": "random", "label_phi": "label_phi", "textemb": "textemb", "logme": "logme",
+                             "signature_only": "signature_only", "task_statistics": "task_statistics"}
 
 
 def random_scores(pairs: pd.DataFrame, seed: int = 0) -> np.ndarray:

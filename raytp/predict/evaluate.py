@@ -122,14 +122,19 @@ def evaluate_leave_targets_out(X: pd.DataFrame, y: np.ndarray, gains: np.ndarray
 
 
 def feature_groups(X: pd.DataFrame) -> dict[str, list[str]]:
-    """Feature groups of a pair table for ablation: task statistics, phi, signatures, baselines, all."""
+    """Feature groups of a pair table for ablation, by signal family (``raytp.predict.families``): task
+    statistics, phi, the two signature families apart (gradient attribution, representation) and
+    together (``signatures``: every column with a ``/``), the model-based baselines, all."""
+    from raytp.predict.families import GRADIENT_ATTRIBUTION, REPRESENTATION, TASK_STATISTICS, family_columns
     cols = default_features(X)
-    stats = [c for c in ("source_positives", "target_positives", "source_f1_val", "target_f1_val") if c in cols]
+    stats = family_columns(cols, TASK_STATISTICS)
     phi = [c for c in ("label_phi",) if c in cols]
     sigs = [c for c in cols if "/" in c]
-    groups = {"task_stats": stats, "phi": phi, "signatures": sigs, "task_stats+phi": stats + phi,
-              "task_stats+signatures": stats + sigs, "baselines": [c for c in ("textemb", "logme") if c in cols],
-              "all": cols}
+    grad, rep = family_columns(cols, GRADIENT_ATTRIBUTION), family_columns(cols, REPRESENTATION)
+    groups = {"task_stats": stats, "phi": phi, "signatures": sigs, "gradient_attribution": grad,
+              "representation": rep, "task_stats+phi": stats + phi, "task_stats+signatures": stats + sigs,
+              "task_stats+gradient_attribution": stats + grad, "task_stats+representation": stats + rep,
+              "baselines": [c for c in ("textemb", "logme") if c in cols], "all": cols}
     return {k: v for k, v in groups.items() if v}
 
 

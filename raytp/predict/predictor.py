@@ -2,7 +2,8 @@
 
 Modes:
 - ``zero-shot``: ranks pairs by one feature (``feature``; prefix ``-`` for lower-is-better), or by
-  the mean rank of several (``"label_phi+logme+textemb"``). The probability is the rank scaled
+  the mean rank of several (``"label_phi+logme+textemb"``), or by the default rule (``"auto"``: the
+  mean rank of whichever signal families the pair has, ``raytp.predict.families.RULE``). The probability is the rank scaled
   into [0, 1] over the rows passed to ``predict_proba`` (ties share their mean rank; a feature that
   is NaN for a row is left out of that row's mean, and a row with no finite feature ranks lowest at
   0). ``fit`` needs no labels and only records the features.
@@ -23,33 +24,21 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import rankdata
 
 from raytp.config import PREDICTOR_MODES
 from raytp.errors import PredictorError
+from raytp.predict.families import AUTO, RANKER_COLUMNS, rule_columns
+from raytp.predict.ranks import mean_rank, rank_scale
 
 ESTIMATORS = ("gbm", "logreg")
 NON_FEATURES = frozenset({"source", "target", "random", "gain", "gain_val", "gain_sd", "beneficial", "harmful",
-                          "probability"})
+                          "probability", *RANKER_COLUMNS})  # the rankers' columns are ranks over one table
 
 
 def default_features(X: pd.DataFrame) -> list[str]:
     """Numeric columns of a pair table that a learned predictor may use (not ids, outcomes or ``random``)."""
     return [c for c in X.columns if c not in NON_FEATURES and pd.api.types.is_numeric_dtype(X[c])
             and not pd.api.types.is_bool_dtype(X[c])]
-
-
-def rank_scale(values: np.ndarray) -> np.ndarray:
-    """Ranks scaled into [0, 1] (ties share their mean rank; NaN -> 0; one finite value -> 0.5)."""
-    v = np.asarray(values, dtype=np.float64)
-    out = np.zeros(len(v))
-    ok = np.isfinite(v)
-    n = int(ok.sum())
-    if n == 1:
-        out[ok] = 0.5
-    elif n > 1:
-        out[ok] = (rankdata(v[ok]) - 1) / (n - 1)
-    return out
 
 
 def _one_thread():
@@ -115,17 +104,12 @@ class TransferPredictor:
         return self._zero_shot_terms()[0][0]
 
     def _zero_shot_scores(self, X: pd.DataFrame) -> np.ndarray:
-        ranks = []
-        for col, sign in self._zero_shot_terms():
-            v = sign * X[col].to_numpy(dtype=np.float64)
-            r = np.full(len(v), np.nan)
-            ok = np.isfinite(v)
-            r[ok] = rank_scale(v[ok])
-            ranks.append(r)
-        stacked = np.vstack(ranks)
-        count = np.isfinite(stacked).sum(axis=0)
-        mean = np.where(count > 0, np.nansum(stacked, axis=0) / np.maximum(count, 1), np.nan)
-        return rank_scale(mean) if len(ranks) > 1 else np.nan_to_num(mean, nan=0.0)
+        if self.feature == AUTO:
+            families = rule_columns(X)
+            return rank_scale(mean_rank(list(families.values()))) if families else np.zeros(len(X))
+        terms = self._zero_shot_terms()
+        mean = mean_rank([sign * X[col].to_numpy(dtype=np.float64) for col, sign in terms])
+        return rank_scale(mean) if len(terms) > 1 else np.nan_to_num(mean, nan=0.0)
 
     def _require(self, X: pd.DataFrame, cols: list[str]) -> None:
         missing = [c for c in cols if c not in X.columns]
@@ -148,6 +132,13 @@ class TransferPredictor:
                 self.mode_ = "zero-shot"
                 self.fallback_ = (f"only {counts[1]} beneficial and {counts[0]} other pairs to learn from "
                                   f"(< {self.min_class} of a class): ranking by {self.feature} instead")
+        if self.mode_ == "zero-shot" and self.feature == AUTO:
+            self.feature_names_ = list(rule_columns(X))  # the families found; at predict time the rule re-reads X
+            if not self.feature_names_:
+                raise PredictorError("the default rule found no signal family (label_phi, logme, gradient-attribution "
+                                     "signatures, textemb) in the pair table")
+            self.n_train_ = int(len(X))
+            return self
         if self.mode_ == "zero-shot":
             self.feature_names_ = [c for c, _ in self._zero_shot_terms()]
             self._require(X, self.feature_names_)
@@ -209,7 +200,8 @@ class TransferPredictor:
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """(n, 2) array: P(not beneficial), P(beneficial) per row of ``X``."""
         self._check_fitted()
-        self._require(X, self.feature_names_)
+        if not (self.mode_ == "zero-shot" and self.feature == AUTO):
+            self._require(X, self.feature_names_)
         if self.mode_ == "zero-shot":
             p = self._zero_shot_scores(X)
         else:

@@ -17,11 +17,19 @@ Columns (``L`` = probe layer; see ``describe_column``):
   within their budgets: the source's ``source_max_train`` examples and the target's ``max_train``
   labels (``raytp.data.subsets.pair_label_examples``; NaN, not 0, when they share none or either
   is constant there). Not symmetric when the budgets differ.
+- ``label_copositives``: examples of those positive for both tasks (0 on one-vs-rest task sets, where
+  phi is then a function of the two base rates only).
 - ``source_f1_val`` / ``target_f1_val``: single-task validation F1 (seed mean).
 - ``logme``: LogME of the source model's last probe layer responses for the target's labels on
   the probe examples (validation texts; labels outside the target's validation budget are left out).
 - ``textemb``: TextEmb cosine of the two tasks' positive training texts (when given).
+- ``signature_only`` / ``task_statistics``: the two family rankers' scores (``raytp.predict.families``;
+  rank-based over this table's rows, baselines rather than features).
 - ``random``: a seeded random score (the random-ranking baseline, not a feature).
+
+Each feature column belongs to one signal family (``raytp.predict.families.column_family``: gradient
+attribution, representation, label co-occurrence, task statistics, text embedding); ``describe_column``
+names it.
 
 Every column reads labels only within the label budget (``raytp.data.subsets``).
 """
@@ -39,6 +47,7 @@ from raytp.data.dataset import MultiTaskDataset
 from raytp.data.subsets import pair_label_examples, source_train, target_train, validation_labels
 from raytp.errors import ProfilingError
 from raytp.predict.baselines import logme, phi, random_scores
+from raytp.predict.families import column_family, with_rankers
 from raytp.profiling import similarity as sim
 
 VECTOR_METHODS = ("layer_activation", "layer_conductance", "layer_integrated_gradients", "neuron_conductance")
@@ -114,8 +123,10 @@ def task_pair_statistics(ds: MultiTaskDataset, data_cfg: DataConfig, tasks: list
     f1 = {t: float(single[t]["f1_val"]) if single and t in single else np.nan for t in tasks}
     rows = []
     for s, t in ordered_pairs(tasks):
+        idx = pair_label_examples(ds, s, t, data_cfg)
+        both = int(((ds.y(s, idx) == 1) & (ds.y(t, idx) == 1)).sum())
         rows.append({"source": s, "target": t, "source_positives": src_pos[s], "target_positives": tgt_pos[t],
-                     "label_phi": label_phi(ds, s, t, pair_label_examples(ds, s, t, data_cfg)),
+                     "label_phi": label_phi(ds, s, t, idx), "label_copositives": both,
                      "source_f1_val": f1[s], "target_f1_val": f1[t]})
     return pd.DataFrame(rows)
 
@@ -154,29 +165,39 @@ def pair_features(signatures: Signatures, *, dataset: MultiTaskDataset | None = 
         table = table.merge(logme_table(signatures, labels, tasks), on=list(ID_COLUMNS))
     if textemb is not None:
         table = table.merge(textemb[["source", "target", "textemb"]], on=list(ID_COLUMNS), how="left")
+    table = with_rankers(table)
     table["random"] = random_scores(table, seed)
     return table
 
 
 def describe_column(name: str) -> str:
-    """One-line meaning of a pair feature column."""
+    """One-line meaning of a pair feature column, ending with its signal family in brackets."""
     fixed = {
         "source": "source task", "target": "target task",
         "source_positives": "positive training labels of the source (source budget)",
         "target_positives": "positive training labels of the target (target budget)",
         "label_phi": "phi between the tasks' training labels where both have labels within their budgets "
                      "(NaN: none shared)",
+        "label_copositives": "examples positive for both tasks among those (0: phi is a function of base rates)",
         "source_f1_val": "single-task validation F1 of the source", "target_f1_val": "single-task validation F1 of the target",
         "logme": "LogME of the source model's probe responses for the target's probe labels",
         "textemb": "cosine of mean MiniLM embeddings of the tasks' positive training texts",
         "random": "seeded random score (random-ranking baseline)",
+        "signature_only": "signature-only ranker: mean rank of the gradient-attribution similarities",
+        "task_statistics": "task-statistics ranker: mean rank of few target positives, many source positives, "
+                           "low target F1",
     }
+    family = column_family(name)
+    suffix = f" [{family}]" if family else ""
     if name in fixed:
-        return fixed[name]
+        return fixed[name] + suffix
     parts = name.split("/")
+    measures = {"cosine": "cosine", "spearman": "Spearman rank correlation", "topk": "top-k Jaccard overlap",
+                "cka": "linear CKA", "rsa": "RSA (Spearman of dissimilarity matrices)"}
     if len(parts) == 3:
         what, layer, measure = parts
-        measures = {"cosine": "cosine", "spearman": "Spearman rank correlation", "topk": "top-k neuron Jaccard overlap",
-                    "cka": "linear CKA", "rsa": "RSA (Spearman of dissimilarity matrices)"}
-        return f"{measures.get(measure, measure)} of {what.replace('_', ' ')} signatures at layer {layer}"
+        return f"{measures.get(measure, measure)} of {what.replace('_', ' ')} signatures at layer {layer}{suffix}"
+    if len(parts) == 2:
+        what, measure = parts
+        return f"{measures.get(measure, measure)} of {what.replace('_', ' ')} maps, over the probe texts{suffix}"
     return name

@@ -6,6 +6,7 @@ from typing import Any
 
 import pandas as pd
 
+from raytp.predict.families import AUTO, RULE
 from raytp.rundir import RunDir, load_run_config
 from raytp.rundir.records import read_pruning_plan, read_single_task
 from raytp.rundir.names import (CALIBRATION, PAIR_PREDICTIONS, PIPELINE, PLOTS, PRUNING, REPORT, REPORT_MD,
@@ -50,6 +51,8 @@ def compare_run(run: RunDir) -> dict[str, Any]:
 def _protocol(run: RunDir) -> str:
     p = load_run_config(run).prune
     if p.predictor == "zero-shot":
+        if p.zero_shot_feature == AUTO:
+            return f"zero-shot: pairs ranked by the default rule, {RULE}; no outcomes used"
         return f"zero-shot: pairs ranked by {p.zero_shot_feature}, no outcomes used"
     parts = []
     if p.calibration_pairs:
