@@ -40,6 +40,19 @@ def can_batch(backend: Backend) -> bool:
     return bool(getattr(backend, "stackable", False))
 
 
+def csr_rows(indptr: np.ndarray, indices: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The column ids of CSR ``rows`` (concatenated, in order) and each row's length: what
+    ``matrix[rows].indices`` / ``np.diff(matrix[rows].indptr)`` give, without scipy's per-call overhead."""
+    starts, ends = indptr[rows], indptr[rows + 1]
+    lens = ends - starts
+    total = int(lens.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64), lens
+    # position j of the output reads indices[starts[r] + (j - first output position of r)]
+    jump = np.repeat(starts - np.concatenate(([0], np.cumsum(lens)[:-1])), lens)
+    return indices[jump + np.arange(total)], lens
+
+
 def own_state(model: nn.Module) -> dict[str, torch.Tensor]:
     """A state dict of copies holding only this model's elements (a deepcopy of a view copies the whole stack)."""
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -244,6 +257,7 @@ class SeedBatch:
             remap[rows] = np.arange(len(rows), dtype=np.int32)
             self.features = features.copy()
             self.features.indices = remap[self.features.indices]  # rows outside ``used`` are never read
+            self._indptr, self._indices = self.features.indptr.astype(np.int64), self.features.indices.astype(np.int64)
             trained = np.unique(self.features[np.concatenate([p.idx for p in parts])].indices)
         self.stack = StackedMLP(models, tasks, rows)
         decoupled = backend.name != "hashed"  # hashed: SparseAdam + Adam (L2); frozen-encoder: AdamW
@@ -263,16 +277,14 @@ class SeedBatch:
         S = self.stack.S
         if self.stack.has_bag:
             chosen = [(s, ix) for s, ix in enumerate(per_seed) if ix is not None and len(ix)]
-            rows = self.features[np.concatenate([ix for _, ix in chosen])] if chosen else None
             counts = np.zeros(S * width, dtype=np.int64)
-            shift = np.zeros(0, dtype=np.int64)
-            if rows is not None:
-                row_len = np.diff(rows.indptr)
+            ids = np.zeros(0, dtype=np.int64)
+            if chosen:
+                ids, row_len = csr_rows(self._indptr, self._indices, np.concatenate([ix for _, ix in chosen]))
                 pos = np.concatenate([s * width + np.arange(len(ix)) for s, ix in chosen])
                 counts[pos] = row_len
-                shift = np.repeat(np.concatenate([np.full(len(ix), s * self.stack.buckets) for s, ix in chosen]),
-                                  row_len)
-            ids = (rows.indices.astype(np.int64) + shift) if rows is not None else np.zeros(0, dtype=np.int64)
+                ids += np.repeat(np.concatenate([np.full(len(ix), s * self.stack.buckets) for s, ix in chosen]),
+                                 row_len)
             offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
             emb = F.embedding_bag(torch.from_numpy(ids).to(self.dev), self.stack.table,
                                   torch.from_numpy(offsets).to(self.dev), mode="mean", sparse=True)

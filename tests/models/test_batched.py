@@ -132,3 +132,17 @@ def test_other_backends_with_batch_seeds(name, disaster, tiny_bert_dir, embeddin
     for a, b in zip(out[True], out[False]):
         for k in ("f1_val", "f1_test", "best_epoch"):
             assert a.metrics[k] == pytest.approx(b.metrics[k], abs=1e-6), (k, a.metrics, b.metrics)
+
+
+def test_csr_rows_matches_scipy_row_indexing():
+    import scipy.sparse as sp
+
+    from raytp.models.batched import csr_rows
+    rng = np.random.default_rng(3)
+    m = sp.random(200, 1000, density=0.02, format="csr", random_state=4)
+    m[5] = 0  # an empty row
+    m.eliminate_zeros()
+    for rows in (rng.integers(0, 200, 64), np.array([5]), np.array([5, 7, 5]), np.arange(200)):
+        ids, lens = csr_rows(m.indptr.astype(np.int64), m.indices.astype(np.int64), rows)
+        sub = m[rows]
+        assert np.array_equal(ids, sub.indices) and np.array_equal(lens, np.diff(sub.indptr))
