@@ -15,8 +15,13 @@ ran), with ``curve_example_epochs`` per epoch; ``eval_examples`` counts the vali
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
+import signal
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -226,14 +231,47 @@ def _run_tuner(cfg: ExperimentConfig, ds: MultiTaskDataset, single: dict[str, An
                                                        trial_dirname_creator=lambda t: f"{mode}_{t.trial_id}",
                                                        **tune_config))
     start = time.perf_counter()
-    grid = tuner.fit()
+    with _stop_tune_on_ctrl_c() as interrupted:
+        grid = tuner.fit()
     wall = time.perf_counter() - start
     if recorder is not None:
         recorder.flush()  # the final state (a restored Tuner runs its own unpickled copy of the recorder)
-    if _unfinished(grid):  # Ctrl-C: Tune stopped the experiment and saved its state
+    if interrupted.is_set() or _unfinished(grid):  # Ctrl-C: Tune stopped the experiment and saved its state
         raise Interrupted(f"{mode} search stopped before its trials finished; its state is saved in {exp_path}: "
                           "run the same command with --resume to continue")
     return [grid[i] for i in range(len(grid))], wall
+
+
+@contextlib.contextmanager
+def _stop_tune_on_ctrl_c() -> Iterator[threading.Event]:
+    """Around ``tuner.fit()``: a Ctrl-C asks Tune to end the experiment and save its state (Tune's SIGUSR1
+    handler; its own SIGINT handler is turned off, ``TUNE_DISABLE_SIGINT_HANDLER``) and sets the event; a second
+    Ctrl-C interrupts at once. Outside the main thread nothing is changed."""
+    hit = threading.Event()
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGUSR1"):
+        yield hit
+        return
+    prev_int, prev_usr1 = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGUSR1)
+    prev_env = os.environ.get("TUNE_DISABLE_SIGINT_HANDLER")
+
+    def on_ctrl_c(sig: int, frame: Any) -> None:
+        signal.signal(signal.SIGINT, prev_int)  # a second Ctrl-C: as before (KeyboardInterrupt)
+        if signal.getsignal(signal.SIGUSR1) in (signal.SIG_DFL, signal.SIG_IGN, None, prev_usr1):
+            raise KeyboardInterrupt  # Tune has not started its loop: nothing to save
+        hit.set()
+        os.kill(os.getpid(), signal.SIGUSR1)
+
+    os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
+    signal.signal(signal.SIGINT, on_ctrl_c)
+    try:
+        yield hit
+    finally:
+        signal.signal(signal.SIGINT, prev_int)
+        signal.signal(signal.SIGUSR1, prev_usr1)
+        if prev_env is None:
+            os.environ.pop("TUNE_DISABLE_SIGINT_HANDLER", None)
+        else:
+            os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = prev_env
 
 
 def _unfinished(grid: Any) -> bool:
