@@ -12,7 +12,10 @@ the learned predictor with a feature-group ablation on the full search's outcome
 
 ``--simulate-pruned`` (with ``--reuse``) does not run the pruned search: its side is the full grid's
 own rows at the warm-start point for the kept pairs (exact in F1: a live pruned trial reproduces
-that row, tests/runtime/test_tune_search.py; compute = those rows' seconds); the JSON says so.
+that row, tests/runtime/test_tune_search.py; compute = those rows' seconds and example-epochs); the JSON
+says so. Time reduction is given in compute seconds (``time_reduction``) and in example-epochs
+(``time_reduction_example_epochs``: training examples passed forward and backward, every seed; the same on
+any machine and load; see raytp.report.comparison).
 Targets (``--check``): time reduction >= 0.85, F1 loss <= 0.02, pooled gain captured >= 0.8.
     python benchmarks/pruned_vs_full.py --ablation-only RUN_DIR --name NAME   # replay (a)-(f) only
     python benchmarks/pruned_vs_full.py --check-ablation --name NAME
@@ -22,7 +25,9 @@ exactly from the full grid's table and its per-epoch curves (``raytp.search.simu
 space discretised to the grid): (a) predictor + first point, (b) predictor + TPE, (c) predictor + TPE +
 ASHA (the default), (d) random ranking + TPE + ASHA, (e) label phi + TPE + ASHA, (f) no predictor: one
 ASHA over every (pair, grid point) from one epoch, at (c)'s compute; stochastic arms over
-``--sampler-seeds`` seeds (mean, SD, min, max). Writes benchmarks/results/<name>_ablation.json.
+``--sampler-seeds`` seeds (mean, SD, min, max). An ASHA-stopped replayed trial costs the seconds and the
+example-epochs of the epochs it ran (the grid rows' per-epoch curves); each arm reports time reduction in both
+units. Writes benchmarks/results/<name>_ablation.json.
 """
 
 from __future__ import annotations
@@ -75,14 +80,25 @@ ARMS = {"a": "predictor + first point (one trial per pair, the budget's most pro
         "g": "exploratory, declared after set A3: predictor + TPE + ASHA, allocation covering targets first"}
 
 
-def _scores(single: dict, full_ok, rows, fixed: float, full_total: float, margin: float) -> dict:
+def _scores(single: dict, full_ok, rows, fixed: float, full_total: float, margin: float,
+            ee: tuple[int, int] | None = None) -> dict:
+    """``ee``: (example-epochs before the search, the full side's total), for the reduction in example-epochs."""
     from raytp.report.comparison import side_scores
     targets = list(single)
     sc = side_scores(single, full_ok, rows if len(rows) else full_ok.iloc[0:0], targets)
     over = [r for r in sc["per_target"] if r["full_f1"] - r["single_f1"] > margin]
     full_gain = sum(r["full_f1"] - r["single_f1"] for r in over)
     compute = float(rows["compute_s"].sum()) if len(rows) else 0.0
-    return {"time_reduction": 1 - (fixed + compute) / full_total, "f1_loss": sc["f1_loss"],
+    if not len(rows):
+        spent: float | None = 0.0
+    elif "example_epochs" in rows and not rows["example_epochs"].isna().any():
+        spent = float(rows["example_epochs"].sum())
+    else:
+        spent = None  # a row without its count (a table older than the count): no figure rather than a wrong one
+    return {"time_reduction": 1 - (fixed + compute) / full_total,
+            "time_reduction_example_epochs": (1 - (ee[0] + spent) / ee[1]) if ee and ee[1] and spent is not None
+            else None,
+            "search_example_epochs": spent, "f1_loss": sc["f1_loss"],
             "gain_captured_pooled_margin": (sum(r["pruned_f1"] - r["single_f1"] for r in over) / full_gain
                                             if full_gain > 0 else None),
             "gain_captured": sc["gain_captured"], "targets_over_margin": len(over), "trials": int(len(rows)),
@@ -92,8 +108,8 @@ def _scores(single: dict, full_ok, rows, fixed: float, full_total: float, margin
 
 def _spread(runs: list[dict]) -> dict:
     out: dict = {"seeds": len(runs)}
-    for k in ("time_reduction", "f1_loss", "gain_captured_pooled_margin", "gain_captured", "trials",
-              "stopped_early", "search_compute_s"):
+    for k in ("time_reduction", "time_reduction_example_epochs", "f1_loss", "gain_captured_pooled_margin",
+              "gain_captured", "trials", "stopped_early", "search_compute_s", "search_example_epochs"):
         v = np.array([np.nan if r[k] is None else r[k] for r in runs], dtype=float)
         out[k] = {"mean": float(np.nanmean(v)), "sd": float(np.nanstd(v, ddof=1)) if len(v) > 1 else 0.0,
                   "min": float(np.nanmin(v)), "max": float(np.nanmax(v))} if np.isfinite(v).any() else None
@@ -120,6 +136,8 @@ def ablation(run_dir: Path, seeds: int = 5) -> dict:
         cs.get("predictor_s", 0.0)
     no_predictor_fixed = cs["single_task_training"]
     full_total = cs["full_total"]
+    ee = report.get("example_epochs")  # None for a run written before raytp counted example-epochs
+    fixed_ee = (ee["pruned_total"] - ee["pruned_search"]) if ee else None
     units = cfg.resources.gpus_per_worker or cfg.resources.cpus_per_worker
     table = GridTable(full, cfg.search.grid, single, units)
     full_trials = len(preds) * len(table.points)
@@ -127,8 +145,9 @@ def ablation(run_dir: Path, seeds: int = 5) -> dict:
     grace, max_t = resource_range(cfg.search.space, cfg.train.epochs)
     full_ok = ok_trials(full)
 
-    def score(rows, fx=fixed):
-        return _scores(single, full_ok, rows, fx, full_total, margin)
+    def score(rows, fx=fixed, fx_ee=fixed_ee):
+        return _scores(single, full_ok, rows, fx, full_total, margin,
+                       (fx_ee, ee["full_total"]) if ee and fx_ee is not None else None)
 
     ranked = preds.sort_values(["probability", "source", "target"], ascending=[False, True, True])
     pairs_ranked = list(zip(ranked.source, ranked.target))
@@ -155,7 +174,8 @@ def ablation(run_dir: Path, seeds: int = 5) -> dict:
                 runs["e"].append(score(tpe_arm(table, cfg.search.space, cfg.search.grid, alloc(phi), sd, **kw)))
             runs["g"].append(score(tpe_arm(table, cfg.search.space, cfg.search.grid, cover_alloc, sd, **kw)))
             runs["f"].append(score(multifidelity_arm(table, float(c["compute_s"].sum()) if len(c) else 0.0, sd,
-                                                     grace=1, max_t=max_t), no_predictor_fixed))
+                                                     grace=1, max_t=max_t), no_predictor_fixed,
+                                   ee["single_task_training"] if ee else None))
         for k, r in runs.items():
             if r:
                 arms[k] = {"label": ARMS[k], **_spread(r)}
@@ -165,14 +185,17 @@ def ablation(run_dir: Path, seeds: int = 5) -> dict:
 
     out: dict = {"budget_trials": budget, "full_trials": int(len(full)), "grid_points": len(table.points),
                  "margin": margin, "asha": {"grace": grace, "max_t": max_t, "reduction_factor": 3},
-                 "fixed_compute_s": fixed, "full_total_compute_s": full_total, "arms": arms_at(budget)}
-    out["arms"]["full"] = {"label": "the full grid (reference)", **score(full_ok, cs["single_task_training"])}
+                 "fixed_compute_s": fixed, "full_total_compute_s": full_total, "fixed_example_epochs": fixed_ee,
+                 "full_total_example_epochs": ee["full_total"] if ee else None, "arms": arms_at(budget)}
+    out["arms"]["full"] = {"label": "the full grid (reference)",
+                           **score(full_ok, cs["single_task_training"], ee["single_task_training"] if ee else None)}
     out["by_budget_fraction"] = {}
     for frac in (0.1, 0.2, 0.33):  # the same arms at larger budgets (the default budget is declared above)
         arms = arms_at(int(np.floor(frac * full_trials + 1e-9)))
         out["by_budget_fraction"][str(frac)] = {
             k: {m: (v["mean"] if isinstance(v, dict) else v) for m, v in a.items()
-                if m in ("time_reduction", "f1_loss", "gain_captured_pooled_margin", "trials")}
+                if m in ("time_reduction", "time_reduction_example_epochs", "f1_loss", "gain_captured_pooled_margin",
+                         "trials")}
             for k, a in arms.items()}
     return out
 
@@ -262,7 +285,9 @@ def main() -> int:
            "paper_anchor": {"time_reduction": 0.835, "f1_loss": 0.034},
            "predictor_evaluation": ablation_table(run_dir)}
     iv = out["intervals"]
-    print(f"\ntime reduction {out['time_reduction']:.3f} (paper 0.835), F1 loss {out['f1_loss']:.4f} "
+    tr_ee = out.get("time_reduction_example_epochs")
+    print(f"\ntime reduction {out['time_reduction']:.3f} (paper 0.835; in example-epochs "
+          f"{'n/a' if tr_ee is None else f'{tr_ee:.3f}'}), F1 loss {out['f1_loss']:.4f} "
           f"{_ci(iv['f1_loss'])} (paper 0.034), gain captured pooled {out['gain_captured_pooled']} "
           f"{_ci(iv['gain_captured_pooled'])}, beyond the margin {out['gain_captured_pooled_beyond_margin']} "
           f"{_ci(iv['gain_captured_pooled_beyond_margin'])}; kept {out['pairs_kept']}/{out['pairs_total']} pairs; "
@@ -293,7 +318,8 @@ def write_ablation(run_dir: Path, name: str, seeds: int, wall: float | None) -> 
                       "epochs": cfg.train.epochs, "source_examples": cfg.data.source_max_train,
                       "grid": cfg.search.grid, "space": cfg.search.space, "prune": cfg.prune.model_dump(mode="json")},
            "targets": TARGETS, "pipeline_wall_s": wall, "replay_s": time.perf_counter() - t0,
-           "live_default": {k: report.get(k) for k in ("time_reduction", "f1_loss", "gain_captured",
+           "live_default": {k: report.get(k) for k in ("time_reduction", "time_reduction_example_epochs", "f1_loss",
+                                                       "gain_captured",
                                                        "gain_captured_pooled", "pairs_kept", "pairs_total", "trials")}
            | {"pruned": pruned.get("pruned")},
            "full_grid": full.get("grid"), "noise": full.get("noise"), **ab}
@@ -305,7 +331,8 @@ def write_ablation(run_dir: Path, name: str, seeds: int, wall: float | None) -> 
             if isinstance(v, dict):
                 return f"{v['mean']:.3f}±{v['sd']:.3f}"
             return "n/a" if v is None else f"{v:.3f}"
-        print(f"  ({k}) {a['label'][:60]:<60} TR {fmt('time_reduction')}  gain captured (pooled, >margin) "
+        print(f"  ({k}) {a['label'][:60]:<60} TR {fmt('time_reduction')} (example-epochs "
+              f"{fmt('time_reduction_example_epochs')})  gain captured (pooled, >margin) "
               f"{fmt('gain_captured_pooled_margin')}  F1 loss {fmt('f1_loss')}")
     g = out["full_grid"] or {}
     if g:

@@ -31,7 +31,7 @@ def _version() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from raytp.errors import RaytpError
+    from raytp.errors import Interrupted, RaytpError
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "insecure_no_ray_auth", False):
@@ -42,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
             with json_stdout():
                 return int(args.func(args) or 0)
         return int(args.func(args) or 0)
+    except Interrupted as e:
+        print(f"raytp: interrupted: {e}", file=sys.stderr)
+        return e.exit_code
     except RaytpError as e:
         print(f"raytp: error: {e}", file=sys.stderr)
         return e.exit_code

@@ -27,3 +27,9 @@ class ProfilingError(RaytpError):
 
 class PredictorError(RaytpError):
     """A transfer predictor, its inputs or a pruning request is invalid."""
+
+
+class Interrupted(RaytpError):
+    """The user interrupted a long stage (Ctrl-C); what it saved can be resumed. The CLI exits with 130."""
+
+    exit_code = 130

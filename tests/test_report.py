@@ -9,14 +9,14 @@ from raytp.report.comparison import compare, plot_report, report_markdown, selec
 
 
 def _single():
-    return {t: {"f1_val": 0.5, "f1_test": 0.5, "compute_s": 10.0, "profiling_s": 1.0,
+    return {t: {"f1_val": 0.5, "f1_test": 0.5, "compute_s": 10.0, "profiling_s": 1.0, "example_epochs": 1000,
                 "resources": {"CPU": 1.0, "GPU": 0.0}} for t in ("a", "b", "c")}
 
 
 def _trial(i, s, t, f1v, f1t, c=5.0):
     return {"trial_id": f"t{i}", "source": s, "target": t, "hp_mode": "multitask", "f1_val": f1v, "f1_test": f1t,
             "gain": f1t - 0.5, "gain_val": f1v - 0.5, "beneficial": f1t - 0.5 > 0.02, "harmful": f1t - 0.5 < -0.02,
-            "status": "ok", "compute_s": c, "finished_at": float(i)}
+            "status": "ok", "compute_s": c, "finished_at": float(i), "example_epochs": 200 + 100 * i}
 
 
 def _full():
@@ -51,6 +51,13 @@ def test_compare_figures_on_known_tables(tmp_path):
     assert r["compute_s"]["full_total"] == pytest.approx(train + 30.0)
     assert r["compute_s"]["pruned_total"] == pytest.approx(train + 3.0 + 2.0 + 5.0)
     assert r["time_reduction"] == pytest.approx(1 - (train + 10.0) / (train + 30.0))
+    # the same in example-epochs: single-task 3 x 1000 both sides, profiling/features/predictor 0, t0 vs all six
+    ee = r["example_epochs"]
+    assert ee["full_total"] == 3000 + sum(200 + 100 * i for i in range(6)) and ee["pruned_total"] == 3000 + 200
+    assert ee["profiling"] == ee["pair_features"] == ee["predictor"] == 0
+    assert r["time_reduction_example_epochs"] == pytest.approx(1 - 3200 / ee["full_total"])
+    assert r["references"]["prune_all"]["time_reduction_example_epochs"] == pytest.approx(1 - 3000 / ee["full_total"])
+    assert r["baselines"]["random"]["simulated"]["time_reduction_example_epochs"] is not None
     assert r["pairs_kept"] == 1 and r["pairs_total"] == 6
     assert r["references"]["prune_all"]["gain_captured"] == pytest.approx(0.0)
     assert r["references"]["oracle"]["f1_loss"] <= r["f1_loss"] + 1e-9
@@ -69,6 +76,13 @@ def test_compare_figures_on_known_tables(tmp_path):
     assert all((tmp_path / f).stat().st_size > 1000 for f in files)
     md = report_markdown(r)
     assert "time reduction" in md and "| a |" in md and "95 % interval" in md
+    assert f"| {r['time_reduction_example_epochs']:.3f} |" in md and "## Example-epochs" in md
+    # a table written before raytp counted example-epochs: no figure, the seconds one unchanged
+    old = compare({t: {k: v for k, v in s.items() if k != "example_epochs"} for t, s in _single().items()},
+                  full, pruned, preds, costs={"pair_features_s": 2.0})
+    assert old["time_reduction_example_epochs"] is None and old["example_epochs"] is None
+    assert old["time_reduction"] == pytest.approx(r["time_reduction"])
+    assert "## Example-epochs" not in report_markdown(old) and "in example-epochs" not in report_markdown(old)
     assert f"{r['f1_loss']:.3f} [{r['intervals']['f1_loss']['low']:.3f}" in md
 
 

@@ -30,7 +30,8 @@ from torch import nn
 
 from raytp.models.base import Backend, TaskModel
 from raytp.models.metrics import binary_scores
-from raytp.models.training import EvalSet, FitResult, HParams, Part, _Cycle, _epoch_batches, _pos_weight, best_threshold
+from raytp.models.training import (EvalSet, FitResult, HParams, Part, _Cycle, _epoch_batches, _pos_weight,
+                                   batch_examples, best_threshold)
 
 BETAS, EPS = (0.9, 0.999), 1e-8  # torch's Adam / SparseAdam defaults, which the backends use
 
@@ -213,6 +214,7 @@ class SeedView:
         self.best_epoch = self.epoch = self.stale = 0
         self.history: list[dict[str, float]] = []
         self.seconds = 0.0
+        self.example_epochs = self.eval_examples = 0
 
     @property
     def done(self) -> bool:
@@ -228,7 +230,8 @@ class SeedView:
             self.stack.restore(self.i, self.best_state)
         self.stack.sync([self.i])
         return FitResult(val=self.best, best_epoch=self.best_epoch, epochs=self.epoch, seconds=self.seconds,
-                         history=self.history, threshold=self.threshold)
+                         history=self.history, threshold=self.threshold, example_epochs=self.example_epochs,
+                         eval_examples=self.eval_examples)
 
 
 class SeedBatch:
@@ -355,6 +358,8 @@ class SeedBatch:
             else:
                 v.stale += 1
             v.seconds += share
+            v.example_epochs += batch_examples(plans[i])
+            v.eval_examples += len(self.select.idx)
             out[i] = sc
         return out
 

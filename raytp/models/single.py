@@ -46,7 +46,7 @@ def train_single(backend: Backend, features: Any, ds: MultiTaskDataset, task: st
     metrics = {"f1_val": res.val["f1"], "precision_val": res.val["precision"], "recall_val": res.val["recall"],
                "f1_test": te["f1"], "precision_test": te["precision"], "recall_test": te["recall"],
                "epochs": res.epochs, "best_epoch": res.best_epoch, "seconds": res.seconds,
-               "threshold": res.threshold}
+               "threshold": res.threshold, "example_epochs": res.example_epochs, "eval_examples": res.eval_examples}
     return SingleRun(model, lr, seed, metrics)
 
 
@@ -78,7 +78,8 @@ def train_seeds(backend: Backend, features: Any, ds: MultiTaskDataset, task: str
         metrics = {"f1_val": res.val["f1"], "precision_val": res.val["precision"], "recall_val": res.val["recall"],
                    "f1_test": te["f1"], "precision_test": te["precision"], "recall_test": te["recall"],
                    "epochs": res.epochs, "best_epoch": res.best_epoch, "seconds": res.seconds,
-                   "threshold": res.threshold}
+                   "threshold": res.threshold, "example_epochs": res.example_epochs,
+                   "eval_examples": res.eval_examples}
         runs.append(SingleRun(v.model, lr, v.seed, metrics))
     return runs
 
@@ -104,6 +105,9 @@ def run_task(backend: Backend, features: Any, ds: MultiTaskDataset, task: str, c
         "train_examples": int(len(target_train(ds, task, cfg.data))),
         "positives_train": int(ds.y(task, target_train(ds, task, cfg.data)).sum()),
         "seconds": time.perf_counter() - start,
+        # deterministic cost of the stage: every lr x seed trained (examples passed forward and backward)
+        "example_epochs": int(sum(r.metrics["example_epochs"] for rs in by_lr.values() for r in rs)),
+        "eval_examples": int(sum(r.metrics["eval_examples"] for rs in by_lr.values() for r in rs)),
     }
     runs = [{"lr": r.lr, "seed": r.seed, **r.metrics} for rs in by_lr.values() for r in rs]
     return TaskOutcome(task, summary, chosen[0].model, runs)

@@ -81,6 +81,8 @@ class FitResult:
     seconds: float
     history: list[dict[str, float]] = field(default_factory=list)
     threshold: float = 0.5  # decision threshold to apply on test (tuned on validation when asked)
+    example_epochs: int = 0  # training examples passed forward and backward (one epoch over n examples: n)
+    eval_examples: int = 0  # validation examples scored after each epoch (forward only; counted apart)
 
 
 @torch.no_grad()
@@ -128,6 +130,11 @@ def _pos_weight(y: np.ndarray, enabled: bool, power: float = 0.5) -> float:
     return float((neg / pos) ** power) if enabled and pos > 0 and neg > 0 else 1.0
 
 
+def batch_examples(batches: list[tuple[int, np.ndarray]]) -> int:
+    """Training examples in one epoch's batches: the deterministic cost unit (example-epochs) of that epoch."""
+    return int(sum(len(b) for _, b in batches))
+
+
 def _epoch_batches(parts: list[Part], batch_size: int, rng: np.random.Generator,
                    cycles: dict[int, _Cycle] | None = None) -> list[tuple[int, np.ndarray]]:
     batches = []
@@ -164,6 +171,7 @@ class Fitter:
         self.best_epoch = self.epoch = self.stale = 0
         self.history: list[dict[str, float]] = []
         self.seconds = 0.0
+        self.example_epochs = self.eval_examples = 0
         self._cycles: dict[int, _Cycle] = {}
 
     @property
@@ -176,7 +184,10 @@ class Fitter:
         model, backend, dev = self.model, self.backend, self.backend.device
         model.train()
         total = 0.0
-        for p_i, b in _epoch_batches(self.parts, self.hp.batch_size, self.rng, self._cycles):
+        batches = _epoch_batches(self.parts, self.hp.batch_size, self.rng, self._cycles)
+        self.example_epochs += batch_examples(batches)
+        self.eval_examples += len(self.select.idx)
+        for p_i, b in batches:
             part = self.parts[p_i]
             logits = model(backend.batch(self.features, part.idx[b]), part.task)
             loss = part.weight * F.binary_cross_entropy_with_logits(
@@ -208,7 +219,8 @@ class Fitter:
         if self.best_state is not None:
             self.model.load_state_dict(self.best_state)
         return FitResult(val=self.best, best_epoch=self.best_epoch, epochs=self.epoch, seconds=self.seconds,
-                         history=self.history, threshold=self.threshold)
+                         history=self.history, threshold=self.threshold, example_epochs=self.example_epochs,
+                         eval_examples=self.eval_examples)
 
 
 def fit(model: TaskModel, backend: Backend, features: Any, parts: list[Part], select: EvalSet, hp: HParams,

@@ -13,6 +13,10 @@ Definitions (also in report.md):
   targets whose full-search gain exceeds the noise margin (smaller gains are noise);
 - ``time_reduction`` = 1 − pruned total / full total, both including the single-task training;
   the pruned total adds profiling, pair features, the predictor, calibration runs and its search;
+- ``time_reduction_example_epochs``: the same in a deterministic unit, example-epochs (training examples
+  passed forward and backward, every seed, sequential source phases included; validation passes are counted
+  apart as ``eval_examples`` in the tables and excluded here). Profiling, pair features and the predictor
+  train no task model: 0. None for tables written before raytp counted them;
 - ``intervals``: bootstrap 95 % intervals (``raytp.predict.intervals``): F1 loss and gain captured
   over targets; AUC, regret@k and NDCG@k over targets and pairs within them, with paired intervals
   of the predictor minus each baseline.
@@ -31,6 +35,7 @@ import pandas as pd
 from raytp.config import compute_units
 from raytp.predict.evaluate import ndcg_at_k, regret_at_k
 from raytp.predict.intervals import ranking_intervals, side_intervals
+from raytp.search.outcomes import total_example_epochs
 
 
 @dataclass
@@ -144,9 +149,11 @@ def at_point(trials: pd.DataFrame, point: dict[str, Any]) -> pd.DataFrame:
 
 def simulate(single: dict, full: pd.DataFrame, kept_pairs: pd.DataFrame, targets: list[str],
              fixed_s: float, full_total: float, point: dict[str, Any] | None = None, margin: float = 0.0,
-             intervals: bool = False) -> dict:
+             intervals: bool = False, cost_ee: tuple[int, int] | None = None) -> dict:
     """Figures for a policy that would search exactly ``kept_pairs`` with the full grid, or, with ``point``,
-    with one trial per pair at that grid point (the pruned search's warm start: the same budget per pair)."""
+    with one trial per pair at that grid point (the pruned search's warm start: the same budget per pair).
+    ``cost_ee``: (the policy's example-epochs before its search, the full side's total), for the reduction in
+    example-epochs."""
     key = set(zip(kept_pairs["source"], kept_pairs["target"]))
     rows = ok_trials(full)
     rows = rows[[(s, t) in key for s, t in zip(rows["source"], rows["target"])]]
@@ -154,7 +161,8 @@ def simulate(single: dict, full: pd.DataFrame, kept_pairs: pd.DataFrame, targets
         rows = at_point(rows, point)
     scores = side_scores(single, full, rows, targets, margin, intervals)
     total = fixed_s + float(rows["compute_s"].sum())
-    out = {"time_reduction": 1 - total / full_total, "f1_loss": scores["f1_loss"],
+    out = {"time_reduction": 1 - total / full_total,
+           "time_reduction_example_epochs": _reduction_ee(cost_ee, rows), "f1_loss": scores["f1_loss"],
            "gain_captured": scores["gain_captured"], "gain_captured_pooled": scores["gain_captured_pooled"],
            "gain_captured_pooled_beyond_margin": scores["gain_captured_pooled_beyond_margin"],
            "pairs_kept": len(key)}
@@ -163,9 +171,16 @@ def simulate(single: dict, full: pd.DataFrame, kept_pairs: pd.DataFrame, targets
     return out
 
 
+def _reduction_ee(cost_ee: tuple[int, int] | None, rows: pd.DataFrame) -> float | None:
+    """1 - (fixed + the rows' example-epochs) / full total; None without the counts."""
+    if cost_ee is None or "example_epochs" not in rows or not cost_ee[1]:
+        return None
+    return 1 - (cost_ee[0] + float(rows["example_epochs"].fillna(0).sum())) / cost_ee[1]
+
+
 def random_draws(single: dict, full: pd.DataFrame, pairs: pd.DataFrame, per_target: dict[str, int],
                  targets: list[str], fixed_s: float, full_total: float, point: dict[str, Any] | None,
-                 draws: int = 200, seed: int = 0) -> dict[str, Any]:
+                 draws: int = 200, seed: int = 0, cost_ee: tuple[int, int] | None = None) -> dict[str, Any]:
     """Spread of random rankings keeping as many pairs per target as the predictor (full grid, or one trial
     per pair at ``point``): what luck alone gives at the same budget."""
     rng = np.random.default_rng(seed)
@@ -173,9 +188,11 @@ def random_draws(single: dict, full: pd.DataFrame, pairs: pd.DataFrame, per_targ
     for _ in range(draws):
         scored = pairs.assign(_r=rng.random(len(pairs)))
         sims.append(simulate(single, full, scored[keep_like(scored, "_r", per_target)], targets, fixed_s,
-                             full_total, point))
+                             full_total, point, cost_ee=cost_ee))
     cap = np.array([np.nan if s["gain_captured"] is None else s["gain_captured"] for s in sims], dtype=float)
+    ee = [s["time_reduction_example_epochs"] for s in sims]
     return {"draws": draws, "time_reduction": float(np.mean([s["time_reduction"] for s in sims])),
+            "time_reduction_example_epochs": float(np.mean(ee)) if sims and None not in ee else None,
             "f1_loss": float(np.mean([s["f1_loss"] for s in sims])),
             "gain_captured_mean": float(np.nanmean(cap)) if np.isfinite(cap).any() else None,
             "gain_captured_p10": float(np.nanpercentile(cap, 10)) if np.isfinite(cap).any() else None,
@@ -201,6 +218,8 @@ def compare(single: dict[str, dict], full: pd.DataFrame, pruned: pd.DataFrame, p
     extra = {"profiling_s": profiling_s, **costs}
     fixed = train_s + sum(extra.values())  # the pruned side's cost before its search
     pruned_total = fixed + float(pruned["compute_s"].sum())
+    ee = example_epochs_costs(single, full, pruned)
+    cost_ee = (ee["pruned_total"] - ee["pruned_search"], ee["full_total"]) if ee else None
     scores = side_scores(single, full_ok, pruned_ok, targets, margin, intervals=True, seed=seed)
 
     truth = pair_truth(full)
@@ -218,7 +237,7 @@ def compare(single: dict[str, dict], full: pd.DataFrame, pruned: pd.DataFrame, p
     baselines = {}
     for col in score_cols:
         b_kept = keep_like(pairs, col, per_target_kept)
-        sim = simulate(single, full, pairs[b_kept], targets, train_s, full_total, margin=margin)
+        sim = simulate(single, full, pairs[b_kept], targets, train_s, full_total, margin=margin, cost_ee=cost_ee)
         baselines[col.removeprefix("score_")] = {**_binary_metrics(pairs[col].fillna(pairs[col].min()).to_numpy(float),
                                                                    b_kept, y),
                                                  **_ranking_metrics(pairs.fillna({col: -1e9}), col, k),
@@ -227,19 +246,24 @@ def compare(single: dict[str, dict], full: pd.DataFrame, pruned: pd.DataFrame, p
                                                  "simulated": sim}
         if first_point is not None:
             baselines[col.removeprefix("score_")]["simulated_first_point"] = simulate(
-                single, full, pairs[b_kept], targets, fixed, full_total, first_point, margin, intervals=True)
+                single, full, pairs[b_kept], targets, fixed, full_total, first_point, margin, intervals=True,
+                cost_ee=cost_ee)
     references = {
-        "prune_all": simulate(single, full, pairs.iloc[0:0], targets, train_s, full_total, margin=margin),
-        "oracle": simulate(single, full, pairs[y], targets, train_s, full_total, margin=margin),
-        "predictor_kept_full_grid": simulate(single, full, pairs[kept], targets, fixed, full_total, margin=margin),
+        "prune_all": simulate(single, full, pairs.iloc[0:0], targets, train_s, full_total, margin=margin,
+                              cost_ee=cost_ee),
+        "oracle": simulate(single, full, pairs[y], targets, train_s, full_total, margin=margin, cost_ee=cost_ee),
+        "predictor_kept_full_grid": simulate(single, full, pairs[kept], targets, fixed, full_total, margin=margin,
+                                             cost_ee=cost_ee),
     }
     if first_point is not None:
         references["predictor_first_point"] = simulate(single, full, pairs[kept], targets, fixed, full_total,
-                                                       first_point, margin, intervals=True)
+                                                       first_point, margin, intervals=True, cost_ee=cost_ee)
         references["random_first_point_draws"] = random_draws(single, full, pairs, per_target_kept, targets, fixed,
-                                                              full_total, first_point)
+                                                              full_total, first_point, cost_ee=cost_ee)
     return {
         "time_reduction": 1 - pruned_total / full_total,
+        "time_reduction_example_epochs": (1 - ee["pruned_total"] / ee["full_total"]) if ee and ee["full_total"]
+        else None,
         "f1_loss": scores["f1_loss"],
         "gain_captured": scores["gain_captured"],
         "gain_captured_pooled": scores["gain_captured_pooled"],
@@ -255,6 +279,7 @@ def compare(single: dict[str, dict], full: pd.DataFrame, pruned: pd.DataFrame, p
         "compute_s": {"single_task_training": train_s, **extra, "pruned_search": float(pruned["compute_s"].sum()),
                       "full_search": float(full["compute_s"].sum()), "pruned_total": pruned_total,
                       "full_total": full_total},
+        "example_epochs": ee,
         "trials": {"full": int(len(full)), "pruned": int(len(pruned))},
         "predictor": predictor,
         "baselines": baselines,
@@ -262,6 +287,19 @@ def compare(single: dict[str, dict], full: pd.DataFrame, pruned: pd.DataFrame, p
         "per_target": scores["per_target"],
         "paper_anchor": {"time_reduction": 0.835, "f1_loss": 0.034},
     }
+
+
+def example_epochs_costs(single: dict[str, dict], full: pd.DataFrame, pruned: pd.DataFrame) -> dict[str, int] | None:
+    """Each side's example-epochs by item, as ``compute_s`` itemises seconds (profiling, pair features and the
+    predictor train no task model: 0); None when a table or a task summary predates the count."""
+    if "example_epochs" not in full or "example_epochs" not in pruned or \
+            any("example_epochs" not in s for s in single.values()):
+        return None
+    train = int(sum(int(s["example_epochs"]) for s in single.values()))
+    full_s, pruned_s = total_example_epochs(full), total_example_epochs(pruned)
+    return {"single_task_training": train, "profiling": 0, "pair_features": 0, "predictor": 0,
+            "pruned_search": pruned_s, "full_search": full_s, "pruned_total": train + pruned_s,
+            "full_total": train + full_s}
 
 
 def _units(summary: dict) -> float:
@@ -355,6 +393,9 @@ def report_markdown(r: dict) -> str:
              "each target).", "",
              "| figure | pruned [95 % interval] | paper anchor |", "|---|---|---|",
              f"| time reduction | {f(r['time_reduction'])} | 0.835 |",
+             *([f"| time reduction in example-epochs (deterministic: training passes, every seed) | "
+                f"{f(r['time_reduction_example_epochs'])} | — |"] if r.get("time_reduction_example_epochs") is not None
+               else []),
              f"| F1 loss (mean over targets) | {ci(r['f1_loss'], iv.get('f1_loss'))} | 0.034 |",
              f"| **gain captured, pooled over the {r.get('targets_beyond_margin', '—')} targets the full search improved "
              f"beyond the noise margin ({f(r.get('margin'))})** | "
@@ -412,6 +453,11 @@ def report_markdown(r: dict) -> str:
                          f"{b['pairs_kept']} |")
     lines += ["", "## Compute seconds", "", "| item | seconds |", "|---|---|"]
     lines += [f"| {k} | {v:.1f} |" for k, v in r["compute_s"].items()]
+    if r.get("example_epochs"):
+        lines += ["", "## Example-epochs", "",
+                  "Training examples passed forward and backward, every seed (validation passes excluded): the same "
+                  "on any machine and load.", "", "| item | example-epochs |", "|---|---|"]
+        lines += [f"| {k} | {v} |" for k, v in r["example_epochs"].items()]
     lines += ["", "## Per target", "", "| target | single F1 | full F1 (choice) | pruned F1 (choice) | loss |",
               "|---|---|---|---|---|"]
     for t in r["per_target"]:

@@ -36,4 +36,5 @@ def single_task_table(summary: SingleTaskSummary) -> str:
     rows += [[t, "failed", why, "", "", "", ""] for t, why in summary.failed.items()]
     text = format_table(["task", "F1 val", "F1 test", "SD test", "pos train", "lr", "seconds"], rows)
     return (f"{text}\n\n{len(summary.tasks)} tasks on {summary.workers} workers in {summary.wall_s:.1f} s "
-            f"(compute {summary.compute_s:.1f} s; F1 = positive class, mean of {len(summary.seeds)} seeds)")
+            f"(compute {summary.compute_s:.1f} s, {summary.example_epochs:,} example-epochs; F1 = positive class, "
+            f"mean of {len(summary.seeds)} seeds)")

@@ -1,7 +1,7 @@
 """Typed records of the run directory's JSON summaries, and their readers and writers.
 
 - ``SingleTaskSummary`` (``single_task.json``): ``tasks`` maps each trained task to its summary (F1 on
-  validation/test, chosen ``hyperparameters``, compute seconds, checkpoint and signature names...).
+  validation/test, chosen ``hyperparameters``, compute seconds, ``example_epochs``, checkpoint and signature names...).
   Everywhere else in raytp, ``single`` means that per-task mapping (``summary.tasks``), never the whole file.
 - ``PruningPlan`` (``pruning.json``): the pairs that survive pruning, the space and trial count of their search.
 """
@@ -31,6 +31,7 @@ class SingleTaskSummary:
     attempts: dict[str, int] = field(default_factory=dict)
     wall_s: float = 0.0
     compute_s: float = 0.0
+    example_epochs: int = 0  # training examples passed forward and backward, every task x lr x seed (deterministic)
     workers: int = 0
     seeds: list[int] = field(default_factory=list)
     config_fingerprint: str | None = None

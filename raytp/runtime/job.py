@@ -46,7 +46,8 @@ def run_pipeline(cfg: ExperimentConfig, run_dir: str, resume: bool = False, with
         if not done(SINGLE_TASK):
             _log(progress, f"single-task stage: {len(cfg.data.tasks)} tasks")
             s = run_single_task_stage(cfg, ds, run, resume=resume, progress=progress)
-            record("single_task", {"wall_s": s.wall_s, "compute_s": s.compute_s, "failed": s.failed})
+            record("single_task", {"wall_s": s.wall_s, "compute_s": s.compute_s, "example_epochs": s.example_epochs,
+                                   "failed": s.failed})
         single = read_single_task(run).tasks
 
         if not done(PAIR_FEATURES):
@@ -65,7 +66,7 @@ def run_pipeline(cfg: ExperimentConfig, run_dir: str, resume: bool = False, with
                     c = run_full_search(cfg, ds, single, run, progress=progress, replicate=False, pairs=pairs,
                                         name="calibration", resume=resume)
                     record("calibration", {"wall_s": c["wall_s"], "compute_s": c["compute_s"], "trials": c["trials"],
-                                           "margin": c["noise"]["margin"]})
+                                           "example_epochs": c["example_epochs"], "margin": c["noise"]["margin"]})
                 cal_trials = run.read_parquet(CALIBRATION)
                 cal_labelled, margin = calibration_labels(cfg, run.read_parquet(PAIR_FEATURES), cal_trials, single)
                 frames.append(cal_labelled)
@@ -86,13 +87,15 @@ def run_pipeline(cfg: ExperimentConfig, run_dir: str, resume: bool = False, with
             p = run_pruned_search(cfg, ds, single, run, plan.pairs, plan.space, plan.num_samples,
                                   distributions=plan.distributions or None,
                                   progress=progress, replicate=False, resume=resume)
-            record("pruned_search", {"wall_s": p["wall_s"], "compute_s": p["compute_s"], "trials": p["trials"]})
+            record("pruned_search", {"wall_s": p["wall_s"], "compute_s": p["compute_s"], "trials": p["trials"],
+                                     "example_epochs": p["example_epochs"]})
 
         if with_full:
             if not done(SEARCH_FULL):
                 _log(progress, "full grid search (the reference)")
                 f = run_full_search(cfg, ds, single, run, progress=progress, resume=resume)
-                record("full_search", {"wall_s": f["wall_s"], "compute_s": f["compute_s"], "trials": f["trials"]})
+                record("full_search", {"wall_s": f["wall_s"], "compute_s": f["compute_s"], "trials": f["trials"],
+                                       "example_epochs": f["example_epochs"]})
             compare_run(run)
     from raytp.serving.kept import keep_models
     _log(progress, "keeping the recommended model of each target (models/<target>/)")

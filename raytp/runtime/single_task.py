@@ -174,7 +174,9 @@ def run_single_task_stage(cfg: ExperimentConfig, ds: MultiTaskDataset, run: RunD
         ray.kill(a)
     ordered = {t: done[t] for t in cfg.data.tasks if t in done}
     out = SingleTaskSummary(tasks=ordered, failed=failed, attempts=attempts, wall_s=time.perf_counter() - start,
-                            compute_s=sum(s["compute_s"] for s in ordered.values()), workers=workers,
+                            compute_s=sum(s["compute_s"] for s in ordered.values()),
+                            example_epochs=int(sum(s.get("example_epochs", 0) for s in ordered.values())),
+                            workers=workers,
                             seeds=cfg.seeds(), config_fingerprint=cfg.fingerprint(), data_fingerprint=ds.fingerprint(),
                             backend=cfg.backend.name)
     write_single_task(run, out)

@@ -7,13 +7,21 @@ worker process featurises it once and keeps it (``reuse_actors``), so a trial co
 
 Accounting: a trial's compute seconds = its wall time inside the worker x the resources it holds
 (the GPU fraction when GPUs are requested, else its CPUs); the summary adds them up and also
-reports the experiment's wall time and the share of slot time not spent training (overhead).
+reports the experiment's wall time and the share of slot time not spent training (overhead). Next to
+seconds, a deterministic unit: ``example_epochs``, the training examples a trial passed forward and
+backward over all its seeds (sequential source phase included; an ASHA-stopped trial counts the epochs it
+ran), with ``curve_example_epochs`` per epoch; ``eval_examples`` counts the validation passes apart.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
+import signal
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +31,7 @@ from ray import tune
 
 from raytp.config import ExperimentConfig, compute_units, config_from_dict, grid_points
 from raytp.data.dataset import MultiTaskDataset
-from raytp.errors import RaytpError, RunDirError
+from raytp.errors import Interrupted, RaytpError, RunDirError
 from raytp.models.registry import with_hidden
 from raytp.runtime.cluster import check_fits, worker_data
 from raytp.runtime.per_target import PerTargetASHA, PerTargetSearcher
@@ -31,7 +39,7 @@ from raytp.search.state_integrity import TRUST_ENV, StateRecord, state_key
 from raytp.rundir import RunDir, names
 from raytp.search.distributions import check_space, resource_range
 from raytp.search.outcomes import (OK, add_gains, grid_value, label_rows, noise_margin, pair_outcomes, pooled_seed_sd,
-                                   summarize)
+                                   summarize, total_example_epochs)
 from raytp.search.space import first_point, full_space, hp_columns, resolve_point
 from raytp.search.tpe import TargetStudies
 
@@ -40,7 +48,7 @@ COLUMNS = ["trial_id", "source", "target", "grid_point", "warm", "hp_mode", "hp_
            "f1_val", "f1_test", "f1_val_sd", "f1_test_sd", "precision_test", "recall_test", "baseline_f1_val",
            "baseline_f1_test", "gain", "gain_val", "beneficial", "harmful", "status", "error", "stopped_early",
            "epochs_run", "best_epoch", "train_s", "compute_s", "wall_s", "node_id",
-           "curve_f1_val", "curve_f1_test", "curve_s"]
+           "curve_f1_val", "curve_f1_test", "curve_s", "example_epochs", "eval_examples", "curve_example_epochs"]
 
 
 def _pair_trial(config: dict[str, Any], *, cfg_dict: dict[str, Any], ds_box: list[Any],
@@ -223,11 +231,57 @@ def _run_tuner(cfg: ExperimentConfig, ds: MultiTaskDataset, single: dict[str, An
                                                        trial_dirname_creator=lambda t: f"{mode}_{t.trial_id}",
                                                        **tune_config))
     start = time.perf_counter()
-    grid = tuner.fit()
+    with _stop_tune_on_ctrl_c() as interrupted:
+        grid = tuner.fit()
     wall = time.perf_counter() - start
     if recorder is not None:
         recorder.flush()  # the final state (a restored Tuner runs its own unpickled copy of the recorder)
+    if interrupted.is_set() or _unfinished(grid):  # Ctrl-C: Tune stopped the experiment and saved its state
+        raise Interrupted(f"{mode} search stopped before its trials finished; its state is saved in {exp_path}: "
+                          "run the same command with --resume to continue")
     return [grid[i] for i in range(len(grid))], wall
+
+
+@contextlib.contextmanager
+def _stop_tune_on_ctrl_c() -> Iterator[threading.Event]:
+    """Around ``tuner.fit()``: a Ctrl-C asks Tune to end the experiment and save its state (Tune's SIGUSR1
+    handler; its own SIGINT handler is turned off, ``TUNE_DISABLE_SIGINT_HANDLER``) and sets the event; a second
+    Ctrl-C interrupts at once. Outside the main thread nothing is changed."""
+    hit = threading.Event()
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGUSR1"):
+        yield hit
+        return
+    prev_int, prev_usr1 = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGUSR1)
+    prev_env = os.environ.get("TUNE_DISABLE_SIGINT_HANDLER")
+
+    def on_ctrl_c(sig: int, frame: Any) -> None:
+        signal.signal(signal.SIGINT, prev_int)  # a second Ctrl-C: as before (KeyboardInterrupt)
+        if signal.getsignal(signal.SIGUSR1) in (signal.SIG_DFL, signal.SIG_IGN, None, prev_usr1):
+            raise KeyboardInterrupt  # Tune has not started its loop: nothing to save
+        hit.set()
+        os.kill(os.getpid(), signal.SIGUSR1)
+
+    os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
+    signal.signal(signal.SIGINT, on_ctrl_c)
+    try:
+        yield hit
+    finally:
+        signal.signal(signal.SIGINT, prev_int)
+        signal.signal(signal.SIGUSR1, prev_usr1)
+        if prev_env is None:
+            os.environ.pop("TUNE_DISABLE_SIGINT_HANDLER", None)
+        else:
+            os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = prev_env
+
+
+def _unfinished(grid: Any) -> bool:
+    """Whether Tune returned before every trial ended (an interrupted experiment): a trial neither terminated
+    nor errored, or a result without its config (a trial that never started)."""
+    analysis = getattr(grid, "_experiment_analysis", None)
+    trials = getattr(analysis, "trials", None) or []
+    if any(getattr(t, "status", "TERMINATED") not in ("TERMINATED", "ERROR") for t in trials):
+        return True
+    return any(grid[i].config is None and grid[i].error is None for i in range(len(grid)))
 
 
 def _row(result: Any, trial_id: str, source: str, target: str, point: dict[str, Any], cfg: ExperimentConfig,
@@ -249,6 +303,8 @@ def _row(result: Any, trial_id: str, source: str, target: str, point: dict[str, 
                 "epochs_run": m.get("epoch", 0), "train_s": m.get("train_s", math.nan),
                 "wall_s": m.get("trial_s", math.nan), "node_id": m.get("node_id")})
     row["compute_s"] = (row["wall_s"] if not math.isnan(row["wall_s"]) else 0.0) * units
+    row["example_epochs"] = int(m.get("example_epochs", 0) or 0)  # what it trained, even when it failed later
+    row["eval_examples"] = int(m.get("eval_examples", 0) or 0)
     row.update(_curves(result))
     if row["status"] != OK:
         for k in ("f1_val", "f1_test", "f1_val_sd", "f1_test_sd"):
@@ -257,16 +313,19 @@ def _row(result: Any, trial_id: str, source: str, target: str, point: dict[str, 
 
 
 def _curves(result: Any) -> dict[str, list[float] | None]:
-    """Per-epoch seed-mean validation F1, test F1 (of the best epoch so far) and trial seconds: what an exact
-    simulation of a scheduler stopping this trial after any epoch would have seen and spent."""
+    """Per-epoch seed-mean validation F1, test F1 (of the best epoch so far), trial seconds and cumulative
+    example-epochs: what an exact simulation of a scheduler stopping this trial after any epoch would have seen
+    and spent."""
     try:
         hist = result.metrics_dataframe
     except Exception:  # noqa: BLE001 - no history (a trial that failed before reporting)
         hist = None
     if hist is None or len(hist) == 0 or "f1_val" not in hist:
-        return {"curve_f1_val": None, "curve_f1_test": None, "curve_s": None}
+        return {"curve_f1_val": None, "curve_f1_test": None, "curve_s": None, "curve_example_epochs": None}
     return {"curve_f1_val": [float(v) for v in hist["f1_val"]], "curve_f1_test": [float(v) for v in hist["f1_test"]],
-            "curve_s": [float(v) for v in hist["trial_s"]] if "trial_s" in hist else None}
+            "curve_s": [float(v) for v in hist["trial_s"]] if "trial_s" in hist else None,
+            "curve_example_epochs": ([int(v) for v in hist["example_epochs"]] if "example_epochs" in hist
+                                     else None)}
 
 
 def _one_line(err: Any) -> str:
@@ -381,9 +440,9 @@ def pruned_figures(df: pd.DataFrame, best: dict[str, Any]) -> dict[str, Any]:
     for t, g in df.groupby("target", sort=True):
         per_target[str(t)] = {"trials": int(len(g)), "stopped_early": int(g["stopped_early"].fillna(False).sum()),
                               "sources": sorted(map(str, set(g["source"]))), "compute_s": float(g["compute_s"].sum()),
-                              "best": best.get(str(t))}
+                              "example_epochs": total_example_epochs(g), "best": best.get(str(t))}
     return {"trials_run": int(len(df)), "stopped_early": int(df["stopped_early"].fillna(False).sum()),
-            "targets": len(per_target), "compute_s": float(df["compute_s"].sum()),
+            "targets": len(per_target), "compute_s": float(df["compute_s"].sum()), "example_epochs": total_example_epochs(df),
             "sampler": "Optuna TPE, one study per target (warm start at the grid's first point per kept pair)",
             "scheduler": "ASHA per target (gain over the target's own single-task baseline)",
             "per_target": per_target}

@@ -75,7 +75,8 @@ def keep_model(backend: Backend, features: Any, ds: MultiTaskDataset, cfg: Exper
         trainer = PairTrainer(with_hidden(backend, cfg.backend, point.hidden), features, ds, cfg, verdict["source"], target, point, cfg.seeds(), cache=None)
         for f in trainer.fitters:
             f.keep_best_state = True
-        retrained = float(trainer.finish()["f1_test"])
+        out = trainer.finish()
+        retrained, spent = float(out["f1_test"]), int(out["example_epochs"])
         for seed, f in zip(trainer.seeds, trainer.fitters):
             if f.best_state is not None:
                 f.model.load_state_dict(f.best_state)
@@ -84,11 +85,12 @@ def keep_model(backend: Backend, features: Any, ds: MultiTaskDataset, cfg: Exper
         kind, recorded, what = "pair", verdict["expected_gain"] + float(single["f1_test"]), point.as_dict()
     else:
         lr = float((single.get("hyperparameters") or {}).get("lr", cfg.train.lr))
-        test_f1 = []
+        test_f1, spent = [], 0
         for seed in cfg.seeds():
             r = train_single(backend, features, ds, target, cfg, lr, seed)
             candidates.append((r.metrics["f1_val"], seed, r.model, r.metrics["threshold"]))
             test_f1.append(r.metrics["f1_test"])
+            spent += int(r.metrics["example_epochs"])
         retrained = float(np.mean(test_f1))
         heads, kind, recorded, what = [target], "single-task", float(single["f1_test"]), {"lr": lr}
     f1_val, seed, model, threshold = max(candidates, key=lambda c: (c[0], -c[1]))
@@ -97,7 +99,7 @@ def keep_model(backend: Backend, features: Any, ds: MultiTaskDataset, cfg: Exper
             "hyperparameters": what, "seed": int(seed), "threshold": float(threshold), "f1_val": float(f1_val),
             "f1_test": float(scores["f1"]), "precision_test": float(scores["precision"]),
             "recall_test": float(scores["recall"]), "recorded_seed_mean_f1_test": recorded,
-            "retrained_seed_mean_f1_test": retrained,
+            "retrained_seed_mean_f1_test": retrained, "example_epochs": spent,
             "verdict": verdict["text"], "backend": cfg.backend.model_dump(mode="json"),
             "config_fingerprint": cfg.fingerprint(), "data_fingerprint": ds.fingerprint(),
             "test_examples": int(len(test.idx))}

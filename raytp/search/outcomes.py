@@ -149,6 +149,11 @@ def replication_rate(replication: list[dict[str, Any]]) -> float | None:
     return float(np.mean(held)) if held else None
 
 
+def total_example_epochs(df: pd.DataFrame) -> int | None:
+    """The trials' summed ``example_epochs`` (None for a table written before raytp counted them)."""
+    return int(df["example_epochs"].fillna(0).sum()) if "example_epochs" in df else None
+
+
 def summarize(df: pd.DataFrame, single: Mapping[str, Any], search: SearchConfig, seeds: int, wall_s: float,
               replication: list[dict[str, Any]] | None = None, mode: str = "full") -> dict[str, Any]:
     """The summary object ``raytp search --json`` prints (and search_<mode>.json stores)."""
@@ -166,6 +171,7 @@ def summarize(df: pd.DataFrame, single: Mapping[str, Any], search: SearchConfig,
         "trials_failed": int((df["status"] == "failed").sum()),
         "trials_stopped_early": int(df["stopped_early"].fillna(False).sum()) if "stopped_early" in df else 0,
         "compute_s": compute_s,
+        "example_epochs": total_example_epochs(df),
         "train_s": float(ok["train_s"].sum()) if "train_s" in ok else None,
         "wall_s": float(wall_s),
         "trials_per_minute": float(len(df) / wall_s * 60.0) if wall_s > 0 else None,

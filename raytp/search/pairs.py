@@ -59,13 +59,16 @@ class SourceCache:
     """Per-process LRU of sequential source-phase weights.
 
     The source phase depends only on (data, source labels, seed, learning rate, epochs), not on the
-    target, so the trials of one source that run in the same worker process share it. Its cost is
-    counted once, in the trial that trained it. Trials are ordered source-major to make hits likely.
+    target, so the trials of one source that run in the same worker process share it. Its seconds are
+    counted once, in the trial that trained it; its example-epochs (kept with the weights) are charged to
+    every trial that uses it, so that figure does not depend on which worker ran which trial first.
+    Trials are ordered source-major to make hits likely.
     """
 
     def __init__(self, max_entries: int = 6):
         self.max_entries = max_entries
         self._items: OrderedDict[tuple, dict] = OrderedDict()
+        self._cost: dict[tuple, tuple[int, int]] = {}  # (example_epochs, eval_examples) of the phase that trained it
         self.hits = self.misses = 0
 
     def get(self, key: tuple) -> dict | None:
@@ -77,14 +80,20 @@ class SourceCache:
         self._items.move_to_end(key)
         return state
 
-    def put(self, key: tuple, state: dict) -> None:
+    def put(self, key: tuple, state: dict, cost: tuple[int, int] = (0, 0)) -> None:
         self._items[key] = copy.deepcopy(state)
+        self._cost[key] = cost
         self._items.move_to_end(key)
         while len(self._items) > self.max_entries:
-            self._items.popitem(last=False)
+            self._cost.pop(self._items.popitem(last=False)[0], None)
+
+    def cost(self, key: tuple) -> tuple[int, int]:
+        """(example_epochs, eval_examples) the source phase stored under ``key`` took to train."""
+        return self._cost.get(key, (0, 0))
 
     def clear(self) -> None:
         self._items.clear()
+        self._cost.clear()
 
 
 SOURCE_CACHE = SourceCache()
@@ -125,6 +134,7 @@ class PairTrainer:
         self.cache = cache
         self.target_part = target_part(ds, target, cfg)
         self.source_seconds = 0.0
+        self.source_examples = self.source_eval_examples = 0  # the sequential source phase's, every seed
         self._start = time.perf_counter()
         self.batch: SeedBatch | None = None  # the seeds as one stacked model (train.batch_seeds, MLP backends)
         if cfg.train.batch_seeds and can_batch(backend):
@@ -148,12 +158,16 @@ class PairTrainer:
         state = self.cache.get(key) if self.cache is not None else None
         if state is None:
             src_val = EvalSet(self.source, *self._source_val())
-            fit(model, self.backend, self.features, [Part(self.source, self.source_part.idx, self.source_part.y)],
-                src_val, src_hp, seed)
+            res = fit(model, self.backend, self.features, [Part(self.source, self.source_part.idx, self.source_part.y)],
+                      src_val, src_hp, seed)
+            cost = (res.example_epochs, res.eval_examples)
             if self.cache is not None:
-                self.cache.put(key, model.state_dict())
+                self.cache.put(key, model.state_dict(), cost)
         else:
             model.load_state_dict(state)
+            cost = self.cache.cost(key)
+        self.source_examples += cost[0]
+        self.source_eval_examples += cost[1]
         model.add_head(self.target, seed)
         self.source_seconds += time.perf_counter() - t0
         return Fitter(model, self.backend, self.features, [self.target_part], self.val, self.hp, seed,
@@ -179,14 +193,18 @@ class PairTrainer:
             src = SeedBatch([models[i] for i in todo], self.backend, self.features,
                             [Part(self.source, self.source_part.idx, self.source_part.y)],
                             EvalSet(self.source, *self._source_val()), src_hp, [self.seeds[i] for i in todo])
-            src.fit()
+            for i, res in zip(todo, src.fit()):
+                self.source_examples += res.example_epochs
+                self.source_eval_examples += res.eval_examples
+                if self.cache is not None:
+                    self.cache.put(keys[i], own_state(models[i]), (res.example_epochs, res.eval_examples))
             del src
-            if self.cache is not None:
-                for i in todo:
-                    self.cache.put(keys[i], own_state(models[i]))
-        for m, st in zip(models, states):
+        for m, st, k in zip(models, states, keys):
             if st is not None:
                 m.load_state_dict(st)
+                cost = self.cache.cost(k)
+                self.source_examples += cost[0]
+                self.source_eval_examples += cost[1]
         for m, s in zip(models, self.seeds):
             m.add_head(self.target, s)
         self.source_seconds += time.perf_counter() - t0
@@ -247,6 +265,11 @@ class PairTrainer:
         out["seeds"] = list(self.seeds)
         out["seconds"] = time.perf_counter() - self._start
         out["source_seconds"] = self.source_seconds
+        # deterministic cost: training examples passed forward and backward (source phase included, cached or not)
+        # and validation examples scored; test scoring is measurement, not search cost, and is not counted
+        out["example_epochs"] = self.source_examples + int(sum(f.example_epochs for f in self.fitters))
+        out["eval_examples"] = self.source_eval_examples + int(sum(f.eval_examples for f in self.fitters))
+        out["source_example_epochs"] = self.source_examples
         return out
 
     def finish(self) -> dict[str, Any]:

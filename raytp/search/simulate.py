@@ -1,9 +1,10 @@
 """Exact simulation of searches from the full grid's table (pure): the ablation's engine.
 
 F1 of a configuration is deterministic for given seeds, and every full-grid row carries its per-epoch
-curves (``curve_f1_val``, ``curve_f1_test``, ``curve_s``), so a search that only visits grid points can
-be replayed exactly: a trial stopped after epoch ``e`` has the validation / test F1 and the seconds the
-live trial had after ``e`` epochs. Trials run one after another (concurrency 1): ASHA sees every earlier
+curves (``curve_f1_val``, ``curve_f1_test``, ``curve_s``, ``curve_example_epochs``), so a search that only
+visits grid points can be replayed exactly: a trial stopped after epoch ``e`` has the validation / test F1,
+the seconds and the example-epochs the live trial had after ``e`` epochs (example-epochs: None for a table
+written before raytp counted them). Trials run one after another (concurrency 1): ASHA sees every earlier
 trial's rung values, TPE every earlier result.
 """
 
@@ -66,10 +67,13 @@ class GridTable:
         """The row as a trial stopped after ``epochs`` (None: as it ran)."""
         r = self.rows[(source, target, i)]
         n = len(r.curve_f1_val) if epochs is None else min(int(epochs), len(r.curve_f1_val))
+        ee = getattr(r, "curve_example_epochs", None)
+        ee = int(ee[n - 1]) if ee is not None and not isinstance(ee, float) and len(ee) >= n else None
         return {"source": source, "target": target, "grid_point": i, "epochs_run": n,
                 "stopped_early": n < len(r.curve_f1_val), "f1_val": float(r.curve_f1_val[n - 1]),
                 "f1_test": float(r.curve_f1_test[n - 1]), "compute_s": float(r.curve_s[n - 1]) * self.units,
-                "gain_val": float(r.curve_f1_val[n - 1]) - self.base_val[target], "status": "ok"}
+                "example_epochs": ee, "gain_val": float(r.curve_f1_val[n - 1]) - self.base_val[target],
+                "status": "ok"}
 
     def curve_gain(self, source: str, target: str, i: int) -> list[float]:
         r = self.rows[(source, target, i)]

@@ -27,10 +27,12 @@ def keep_models(cfg: ExperimentConfig, ds: MultiTaskDataset, run: RunDir, resume
     single = read_single_task(run).tasks
     todo = [t for t in cfg.data.tasks if t in single and not (resume and run.has(model_paths(t)[1]))]
     if not todo:
-        return {"models_s": 0.0, "kept": 0}
+        return {"models_s": 0.0, "kept": 0, "example_epochs": 0}
     backend = make_backend(cfg.backend, pick_device(cfg.resources.gpus_per_worker))
     features = backend.featurize(ds.texts)
+    spent = 0  # example-epochs of the retraining (every seed), the deterministic twin of models_s
     for t in todo:
         weights, meta = keep_model(backend, features, ds, cfg, rec.verdict(t), single[t])
         save_kept(run, weights, meta)
-    return {"models_s": time.perf_counter() - start, "kept": len(todo)}
+        spent += int(meta["example_epochs"])
+    return {"models_s": time.perf_counter() - start, "kept": len(todo), "example_epochs": spent}

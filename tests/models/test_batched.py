@@ -59,6 +59,10 @@ def test_seed_batch_matches_one_fitter_per_seed(setup, two_parts):
     for f, v, r in zip(alone, batch.views, results):
         assert [h["val_f1"] for h in v.history] == pytest.approx([h["val_f1"] for h in f.history], abs=1e-6)
         assert r.best_epoch == f.best_epoch and r.epochs == f.epoch
+        # the deterministic cost unit: the same count batched or not, and only the epochs a seed trained
+        per_epoch = sum(min(len(p.idx), p.per_epoch or len(p.idx)) for p in parts)
+        assert r.example_epochs == f.result().example_epochs == f.epoch * per_epoch > 0
+        assert r.eval_examples == f.epoch * len(val.idx)
         assert abs(r.threshold - f.threshold) < 1e-4
         f.result()  # restore the best epoch of the sequential run too
         for a, b in zip(f.model.parameters(), v.model.parameters()):
@@ -80,6 +84,9 @@ def test_pair_trainer_batched_equals_unbatched(setup, mode):
     for key in ("f1_val_seeds", "f1_test_seeds"):
         assert np.allclose(out[True][key], out[False][key], atol=1e-6, rtol=0), key
     assert out[True]["best_epoch"] == out[False]["best_epoch"]
+    for key in ("example_epochs", "eval_examples", "source_example_epochs"):  # the same cost in both paths
+        assert out[True][key] == out[False][key], key
+    assert out[True]["example_epochs"] > 0 and (out[True]["source_example_epochs"] > 0) == (mode == "sequential")
 
 
 def test_transformer_is_not_batched():

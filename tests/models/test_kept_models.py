@@ -70,6 +70,7 @@ def test_every_target_keeps_the_model_its_verdict_recommends(run_dir):
         assert meta["kind"] == ("pair" if v["action"] == "co-train" else "single-task")
         assert meta["source"] == v["source"] and meta["verdict"] == v["text"]
         assert 0.0 <= meta["f1_test"] <= 1.0 and meta["seed"] in (0, 1)
+        assert meta["example_epochs"] > 0  # the retraining's deterministic cost (every seed)
 
 
 def test_export_then_predict_reproduces_the_recorded_test_f1(run_dir, tmp_path, capsys):

@@ -49,6 +49,14 @@ def test_run_with_full_writes_report_and_recommendations(tmp_path, capsys):
     c = report["compute_s"]
     assert c["pruned_total"] >= c["single_task_training"] + c["profiling_s"] + float(cal["compute_s"].sum())
     assert c["full_total"] == c["single_task_training"] + c["full_search"]
+    # the same in example-epochs, a deterministic unit: calibration trials are on the pruned side
+    e = report["example_epochs"]
+    assert e["single_task_training"] == run.read_json("single_task.json")["example_epochs"] > 0
+    assert e["pruned_total"] == e["single_task_training"] + int(cal["example_epochs"].sum() + pruned["example_epochs"].sum())
+    assert e["full_total"] == e["single_task_training"] + int(full["example_epochs"].sum())
+    assert report["time_reduction_example_epochs"] == 1 - e["pruned_total"] / e["full_total"]
+    stages = run.read_json("pipeline.json")["stages"]
+    assert stages["full_search"]["example_epochs"] == e["full_search"] and stages["models"]["example_epochs"] > 0
     assert (out / "plots" / "best_so_far.png").stat().st_size > 1000
     assert set(summary["recommendations"]) == {"food", "water", "shelter"}
     for answer in summary["recommendations"].values():

@@ -34,6 +34,11 @@ def test_stage_trains_every_task_and_writes_artifacts(ray_local, tmp_path, small
     assert summary.workers == 2  # 2 CPUs, 1 CPU per worker
     on_disk = json.loads((tmp_path / "run" / "single_task.json").read_text())
     assert on_disk["tasks"].keys() == summary.tasks.keys()
+    # example-epochs: every lr x seed of every task, at least one epoch over the task's training examples each
+    runs = {t: len(small_cfg.train.pool()) * 2 for t in summary.tasks}
+    for t, s in summary.tasks.items():
+        assert s["example_epochs"] >= runs[t] * s["train_examples"] > 0
+    assert on_disk["example_epochs"] == summary.example_epochs == sum(s["example_epochs"] for s in summary.tasks.values())
     assert RunDir(tmp_path / "run").verify() == []
 
 

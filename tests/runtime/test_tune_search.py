@@ -50,6 +50,11 @@ def test_full_search_grid_rows_and_failure(tiny, ray_local, tmp_path):
     assert set(summary["best"]) == set(cfg.data.tasks) and summary["noise"]["seed_sd"] >= 0
     assert summary["noise"]["replicated"] == summary["pairs_beneficial"] + summary["pairs_harmful"]
     assert run.read_json("search_full.json")["trials"] == 12
+    # example-epochs: every ok row counts what it trained, epoch by epoch; the injected failure trained nothing
+    assert ok["example_epochs"].gt(0).all() and ok["eval_examples"].gt(0).all()
+    assert (ok["curve_example_epochs"].map(lambda c: int(c[-1])) == ok["example_epochs"]).all()
+    assert ok["curve_example_epochs"].map(lambda c: all(a < b for a, b in zip(c, c[1:]))).all()
+    assert failed["example_epochs"].eq(0).all() and summary["example_epochs"] == int(ok["example_epochs"].sum())
     assert not run.verify()
 
 
@@ -187,7 +192,53 @@ def test_pruned_trial_reproduces_the_full_grid_row(tiny, ray_local, tmp_path):
     point = first_point(space)
     row = at_point(full, point)
     assert len(row) == 1 and at_point(pruned, point).shape[0] == 1
-    for col in ("f1_val", "f1_test", "f1_val_sd", "f1_test_sd", "gain", "gain_val", "epochs_run", "best_epoch"):
+    for col in ("f1_val", "f1_test", "f1_val_sd", "f1_test_sd", "gain", "gain_val", "epochs_run", "best_epoch",
+                "example_epochs", "eval_examples"):
         assert pruned[col].iloc[0] == row[col].iloc[0], col  # exact, not approximate
     other = at_point(full, {"mode": "sequential"})  # the check can fail: another point gives another F1
     assert other["f1_val"].iloc[0] != pruned["f1_val"].iloc[0]
+
+
+def test_ctrl_c_during_a_search_ends_with_one_line_and_a_resumable_state(tiny, tmp_path):
+    """SIGINT to `raytp search --mode full` (a subprocess with its own Ray) once a trial has reported: exit 130,
+    one `raytp: interrupted` line and no traceback, and Tune state that --resume can restore."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+    cfg, ds, single = tiny
+    big = cfg.model_copy(update={"search": cfg.search.model_copy(update={
+        "grid": {"mode": ["multitask", "sequential"], "lr_scale": [1.0, 0.3, 3.0]}, "replicate": False,
+        "max_concurrent_trials": 1})})
+    run = make_run_dir(tmp_path / "run", big, single)
+    exp = Path(run.root) / "tune" / "search_full"
+    env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "RAYTP_API_TOKEN")}
+    log = (tmp_path / "search.log").open("w")
+    proc = subprocess.Popen([sys.executable, "-m", "raytp.cli", "search", "--run", str(run.root), "--mode", "full"],
+                            stdout=log, stderr=subprocess.STDOUT, env=env)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            if any(p.stat().st_size > 0 for p in exp.glob("full_*/result.json")):
+                break  # a trial has reported: the search is under way (36 trials, one at a time)
+            time.sleep(0.5)
+        assert proc.poll() is None, (tmp_path / "search.log").read_text()[-2000:]
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+        log.close()
+    out = (tmp_path / "search.log").read_text()
+    assert code == 130, out[-2000:]
+    assert "Traceback" not in out and "TypeError" not in out, out[-2000:]
+    ours = [ln for ln in out.splitlines() if ln.startswith("raytp: ")]
+    assert len(ours) == 1 and ours[0].startswith("raytp: interrupted: full search stopped"), out[-2000:]
+    assert "--resume" in ours[0] and not run.has("search_full.parquet")
+    from ray import tune
+
+    from raytp.rundir import names
+    assert tune.Tuner.can_restore(str(exp)) and run.has(names.tune_state_record("search_full"))

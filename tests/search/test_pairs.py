@@ -52,6 +52,23 @@ def test_sequential_source_phase_is_cached_per_source(setup):
     assert a["source_seconds"] > 0 and b["source_seconds"] < a["source_seconds"]
     c = train_pair(backend, features, ds, cfg, "food", "water", point, cache=SourceCache())
     assert c["f1_test_seeds"] == a["f1_test_seeds"]  # a cache hit changes nothing but time
+    # example-epochs charge the source phase whether cached or not: the figure is the same in any worker order
+    assert b["source_example_epochs"] == a["source_example_epochs"] > 0
+    assert c["example_epochs"] == a["example_epochs"]
+
+
+def test_example_epochs_are_deterministic_where_seconds_are_not(setup):
+    """Two identical trainings: the same example-epochs (training passes, every seed and epoch) while their
+    seconds differ; an early-stopped trainer counts only the epochs it trained."""
+    cfg, ds, single, backend, features = setup
+    point = PairPoint("multitask", 1e-2, 3, 0.5)
+    runs = [train_pair(backend, features, ds, cfg, "food", "water", point) for _ in range(2)]
+    assert runs[0]["example_epochs"] == runs[1]["example_epochs"] > 0
+    assert runs[0]["eval_examples"] == runs[1]["eval_examples"] > 0
+    assert runs[0]["seconds"] != runs[1]["seconds"]
+    tr = PairTrainer(backend, features, ds, cfg, "food", "water", point, cfg.seeds())
+    first = tr.step()  # stopped after one epoch, as ASHA would
+    assert 0 < first["example_epochs"] < runs[0]["example_epochs"]
 
 
 def test_shuffled_source_keeps_size_and_positive_rate(setup):

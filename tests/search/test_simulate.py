@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from raytp.search.distributions import check_space, default_space
 from raytp.search.simulate import AshaSim, GridTable, first_point_arm, multifidelity_arm, tpe_arm
@@ -31,7 +32,8 @@ def _table(seed=0):
             n = int(rng.integers(3, 9))
             val = list(np.maximum.accumulate(rng.uniform(0.2, 0.6, n)))
             rows.append({"source": s, "target": t, "grid_point": i, "status": "ok", "curve_f1_val": val,
-                         "curve_f1_test": [v - 0.01 for v in val], "curve_s": list(np.arange(1, n + 1) * 2.0)})
+                         "curve_f1_test": [v - 0.01 for v in val], "curve_s": list(np.arange(1, n + 1) * 2.0),
+                         "curve_example_epochs": [int(e) for e in np.arange(1, n + 1) * 900]})
     return pd.DataFrame(rows), {"x": {"f1_val": 0.4}, "y": {"f1_val": 0.3}}
 
 
@@ -40,6 +42,10 @@ def test_replayed_arms_spend_what_they_say():
     table = GridTable(full, GRID, single)
     r = table.trial("a", "x", 0, epochs=2)
     assert r["epochs_run"] == 2 and r["compute_s"] == 4.0 and r["gain_val"] == r["f1_val"] - 0.4
+    # an ASHA-stopped trial costs the example-epochs of the epochs it ran, less than the whole trial
+    whole = table.trial("a", "x", 0)
+    assert r["example_epochs"] == 1800 < whole["example_epochs"] == 900 * whole["epochs_run"]
+    assert GridTable(full.drop(columns="curve_example_epochs"), GRID, single).trial("a", "x", 0)["example_epochs"] is None
     a = first_point_arm(table, [("a", "x"), ("c", "y"), ("b", "x")], budget=2)
     assert list(zip(a["source"], a["target"])) == [("a", "x"), ("c", "y")] and (a["grid_point"] == 0).all()
     alloc = [{"source": "a", "target": "x", "probability": 0.9, "trials": 5},
@@ -50,6 +56,9 @@ def test_replayed_arms_spend_what_they_say():
     assert (no_asha[no_asha["warm"]]["grid_point"] == 0).all() and no_asha["warm"].sum() == 2
     with_asha = tpe_arm(table, space, GRID, alloc, seed=1, asha=(2, 8))
     assert len(with_asha) == 9 and with_asha["compute_s"].sum() <= no_asha["compute_s"].sum() + 1e-9
+    assert with_asha["example_epochs"].sum() <= no_asha["example_epochs"].sum()
+    stopped = with_asha[with_asha["stopped_early"]]
+    assert (stopped["example_epochs"] == 900 * stopped["epochs_run"]).all()
     assert tpe_arm(table, space, GRID, alloc, seed=1, asha=(2, 8)).equals(with_asha)  # seeded: reproducible
     f = multifidelity_arm(table, compute_budget=40.0, seed=0)
     assert f["compute_s"].sum() <= 40.0 and len(f) >= 2
@@ -70,7 +79,8 @@ def test_benchmark_ablation_replays_every_arm(tmp_path):
     single = {t: {"f1_val": v, "f1_test": v - 0.01, "compute_s": 10.0, "hyperparameters": {"lr": 0.01}}
               for t, v in {"x": 0.4, "y": 0.3}.items()}
     full = full.assign(f1_val=full["curve_f1_val"].map(lambda c: c[-1]), f1_test=full["curve_f1_test"].map(lambda c: c[-1]),
-                       compute_s=full["curve_s"].map(lambda c: c[-1]), stopped_early=False)
+                       compute_s=full["curve_s"].map(lambda c: c[-1]), stopped_early=False,
+                       example_epochs=full["curve_example_epochs"].map(lambda c: c[-1]))
     full = add_gains(full, single)
     cfg = config_from_dict({"data": {"tasks": ["x", "y", "a", "b", "c"]}, "search": {"grid": GRID},
                             "prune": {"budget_fraction": 0.3}})
@@ -84,13 +94,21 @@ def test_benchmark_ablation_replays_every_arm(tmp_path):
     run.write_json("search_full.json", {"noise": {"margin": 0.01}})
     run.write_json("report.json", {"compute_s": {"single_task_training": 20.0, "profiling_s": 1.0,
                                                  "pair_features_s": 1.0, "predictor_s": 0.1,
-                                                 "full_total": 20.0 + float(full["compute_s"].sum())}})
+                                                 "full_total": 20.0 + float(full["compute_s"].sum())},
+                                   "example_epochs": {"single_task_training": 5000, "pruned_search": 0,
+                                                      "pruned_total": 5000,
+                                                      "full_total": 5000 + int(full["example_epochs"].sum())}})
     out = bench.ablation(tmp_path / "run", seeds=2)
     assert out["budget_trials"] == int(0.3 * 4 * 15) and set(out["arms"]) == set("abcdefg") | {"full"}
     assert out["arms"]["full"]["gain_captured_pooled_margin"] in (None, 1.0)
     for k in "bcdefg":
         assert out["arms"][k]["seeds"] == 2 and out["arms"][k]["time_reduction"]["mean"] < 1
     assert out["arms"]["c"]["trials"]["mean"] == out["budget_trials"]
+    for k in "abcdefg":  # time reduction in both units for every arm; the full grid saves nothing in either
+        tr = out["arms"][k]["time_reduction_example_epochs"]
+        assert 0 < (tr["mean"] if isinstance(tr, dict) else tr) < 1, k
+    assert out["arms"]["full"]["time_reduction_example_epochs"] == pytest.approx(0.0)
+    assert out["full_total_example_epochs"] == 5000 + int(full["example_epochs"].sum())
     assert set(out["by_budget_fraction"]) == {"0.1", "0.2", "0.33"}
 
 
