@@ -84,6 +84,7 @@ def _scores(single: dict, full_ok, rows, fixed: float, full_total: float, margin
             ee: tuple[int, int] | None = None) -> dict:
     """``ee``: (example-epochs before the search, the full side's total), for the reduction in example-epochs."""
     from raytp.report.comparison import side_scores
+    from raytp.search.outcomes import total_example_epochs
     targets = list(single)
     sc = side_scores(single, full_ok, rows if len(rows) else full_ok.iloc[0:0], targets)
     over = [r for r in sc["per_target"] if r["full_f1"] - r["single_f1"] > margin]
@@ -92,7 +93,7 @@ def _scores(single: dict, full_ok, rows, fixed: float, full_total: float, margin
     if not len(rows):
         spent: float | None = 0.0
     elif "example_epochs" in rows and not rows["example_epochs"].isna().any():
-        spent = float(rows["example_epochs"].sum())
+        spent = float(total_example_epochs(rows))
     else:
         spent = None  # a row without its count (a table older than the count): no figure rather than a wrong one
     return {"time_reduction": 1 - (fixed + compute) / full_total,

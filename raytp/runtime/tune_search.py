@@ -48,7 +48,8 @@ COLUMNS = ["trial_id", "source", "target", "grid_point", "warm", "hp_mode", "hp_
            "f1_val", "f1_test", "f1_val_sd", "f1_test_sd", "precision_test", "recall_test", "baseline_f1_val",
            "baseline_f1_test", "gain", "gain_val", "beneficial", "harmful", "status", "error", "stopped_early",
            "epochs_run", "best_epoch", "train_s", "compute_s", "wall_s", "node_id",
-           "curve_f1_val", "curve_f1_test", "curve_s", "example_epochs", "eval_examples", "curve_example_epochs"]
+           "curve_f1_val", "curve_f1_test", "curve_s", "example_epochs", "eval_examples", "curve_example_epochs",
+           "source_example_epochs"]
 
 
 def _pair_trial(config: dict[str, Any], *, cfg_dict: dict[str, Any], ds_box: list[Any],
@@ -305,6 +306,7 @@ def _row(result: Any, trial_id: str, source: str, target: str, point: dict[str, 
     row["compute_s"] = (row["wall_s"] if not math.isnan(row["wall_s"]) else 0.0) * units
     row["example_epochs"] = int(m.get("example_epochs", 0) or 0)  # what it trained, even when it failed later
     row["eval_examples"] = int(m.get("eval_examples", 0) or 0)
+    row["source_example_epochs"] = int(m.get("source_example_epochs", 0) or 0)  # its sequential source phase's share
     row.update(_curves(result))
     if row["status"] != OK:
         for k in ("f1_val", "f1_test", "f1_val_sd", "f1_test_sd"):

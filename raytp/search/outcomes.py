@@ -149,9 +149,28 @@ def replication_rate(replication: list[dict[str, Any]]) -> float | None:
     return float(np.mean(held)) if held else None
 
 
+SOURCE_PHASE_KEY = ("source", "hp_lr", "hp_epochs", "hp_hidden")  # what a sequential source phase depends on
+
+
 def total_example_epochs(df: pd.DataFrame) -> int | None:
-    """The trials' summed ``example_epochs`` (None for a table written before raytp counted them)."""
-    return int(df["example_epochs"].fillna(0).sum()) if "example_epochs" in df else None
+    """The trials' summed ``example_epochs`` (None for a table written before raytp counted them).
+
+    Each trial's count charges its sequential source phase; a search trains each distinct source phase
+    (source, lr, epochs, hidden size) once and shares it (``SourceCache``), so where the rows say which
+    phase they used (``source_example_epochs`` and the key's columns) a phase is counted once per table.
+    Deterministic either way: it does not depend on which worker ran which trial."""
+    if "example_epochs" not in df:
+        return None
+    total = int(df["example_epochs"].fillna(0).sum())
+    cols = [c for c in SOURCE_PHASE_KEY if c in df]
+    if "source_example_epochs" not in df or len(cols) < 2 or "hp_mode" not in df:
+        return total
+    seq = df[(df["hp_mode"] == "sequential") & (df["source_example_epochs"].fillna(0) > 0)]
+    if seq.empty:
+        return total
+    charged = int(seq["source_example_epochs"].sum())
+    once = int(seq.drop_duplicates(cols)["source_example_epochs"].sum())
+    return total - charged + once
 
 
 def summarize(df: pd.DataFrame, single: Mapping[str, Any], search: SearchConfig, seeds: int, wall_s: float,

@@ -73,11 +73,15 @@ class GridTable:
                 "stopped_early": n < len(r.curve_f1_val), "f1_val": float(r.curve_f1_val[n - 1]),
                 "f1_test": float(r.curve_f1_test[n - 1]), "compute_s": float(r.curve_s[n - 1]) * self.units,
                 "example_epochs": ee, "gain_val": float(r.curve_f1_val[n - 1]) - self.base_val[target],
-                "status": "ok"}
+                "status": "ok", **{c: getattr(r, c) for c in PHASE_COLUMNS if hasattr(r, c)}}
 
     def curve_gain(self, source: str, target: str, i: int) -> list[float]:
         r = self.rows[(source, target, i)]
         return [float(v) - self.base_val[target] for v in r.curve_f1_val]
+
+
+PHASE_COLUMNS = ("hp_mode", "hp_lr", "hp_epochs", "hp_hidden", "source_example_epochs")  # for total_example_epochs's
+# once-per-search count of sequential source phases
 
 
 def _key(point: dict[str, Any]) -> tuple:
