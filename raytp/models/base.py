@@ -45,7 +45,7 @@ class Encoder(nn.Module, ABC):
     def input_units(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """What an input attribution map scores: units (B, T, D), mask (B, T) bool, ids (B, T) int64.
 
-        ``embed_units(units, mask)`` maps (scaled) units back to ``embed(batch)``. Default: a (B, T, D)
+        ``embed_units(units, mask)`` maps the units back to ``embed(batch)``. Default: a (B, T, D)
         embedding gives one unit per token (``attention_mask`` / ``input_ids`` of the batch when present);
         a (B, D) one gives one unit per dimension (D units of size 1, ids 0..D-1)."""
         x = self.embed(batch)
@@ -63,7 +63,7 @@ class Encoder(nn.Module, ABC):
         return x, mask, ids
 
     def embed_units(self, units: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """``embed(batch)`` from its ``input_units`` (attribution methods pass them scaled, k-fold stacked).
+        """``embed(batch)`` from its ``input_units``: linear in the units (input maps rely on it).
 
         Default: per-dimension units (B, D, 1) are squeezed back to (B, D); token units are the embedding."""
         return units.squeeze(-1) if units.shape[-1] == 1 else units

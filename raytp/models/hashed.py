@@ -55,7 +55,7 @@ class HashedEncoder(HiddenLayerEncoder):
         return self.bag.weight[padded] * mask.unsqueeze(-1), mask, padded
 
     def embed_units(self, units: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """The bag's mean pooling made explicit: the mean of each text's n-gram rows (zeros for none)."""
+        """The bag's mean pooling made explicit (linear): the mean of each text's n-gram rows (zeros for none)."""
         m = mask.unsqueeze(-1).to(units.dtype)
         return (units * m).sum(1) / m.sum(1).clamp_min(1.0)
 

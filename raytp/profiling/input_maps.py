@@ -40,21 +40,30 @@ KEYS = (ATTRIBUTIONS, MASK, IDS, LOGITS)
 PREFIX = "input_ig"
 COLUMNS = (f"{PREFIX}/cosine", f"{PREFIX}/spearman", f"{PREFIX}/topk")
 WEIGHTINGS = ("positive", "confidence", "uniform")
-MAX_ELEMENTS = 2 ** 24  # interpolated unit values per Captum forward pass (memory bound)
+MAX_ELEMENTS = 2 ** 24  # interpolated input values per Captum forward pass (memory bound)
 
 
 def attribute_inputs(encoder: Encoder, batch: Batch, forward: Callable[[torch.Tensor], torch.Tensor],
                      n_steps: int) -> dict[str, torch.Tensor]:
-    """One batch's maps: IG of ``forward(embedded) -> logits`` with respect to ``encoder.input_units``."""
+    """One batch's maps: IG of ``forward(embedded) -> logits`` with respect to ``encoder.input_units``.
+
+    ``embed_units`` is linear, so the IG of a unit equals the unit times the path-integrated gradient at
+    ``embedded`` pulled back through ``embed_units`` (the interpolation path of the units maps onto that of
+    ``embedded``): Captum integrates once over ``embedded`` (B, D for a bag) rather than over every unit."""
     with torch.no_grad():
         units, mask, ids = encoder.input_units(batch)
         units = units.detach()
-        logits = forward(encoder.embed_units(units, mask))
-    ig = IntegratedGradients(lambda u, m: forward(encoder.embed_units(u, m)))
-    per_pass = max(units.shape[0], MAX_ELEMENTS // max(1, units[0].numel()))
-    attr = ig.attribute(units, baselines=torch.zeros_like(units), additional_forward_args=(mask,),
-                        n_steps=n_steps, internal_batch_size=per_pass)
-    attr = attr.sum(-1) * mask
+        embedded = encoder.embed_units(units, mask)
+        logits = forward(embedded)
+    ig = IntegratedGradients(forward, multiply_by_inputs=False)  # the integrated gradient, not yet x * it
+    per_pass = max(embedded.shape[0], MAX_ELEMENTS // max(1, embedded[0].numel()))
+    grad = ig.attribute(embedded, baselines=torch.zeros_like(embedded), n_steps=n_steps,
+                        internal_batch_size=per_pass).detach()
+    with torch.enable_grad():
+        units.requires_grad_(True)  # a fresh tensor (made under no_grad): safe to mark
+        (pulled,) = torch.autograd.grad((encoder.embed_units(units, mask) * grad).sum(), units)
+    units = units.detach()
+    attr = (units * pulled).sum(-1) * mask
     return {ATTRIBUTIONS: attr.detach().float().cpu(), MASK: mask.cpu(), IDS: ids.long().cpu(),
             LOGITS: logits.detach().float().cpu()}
 
