@@ -10,6 +10,7 @@ from the run's single-task checkpoints, recomputed on the run's probe set with t
 (recomputed here, or the run's ``profiling_s``). A run without a full search gives the cost only.
 
     python benchmarks/input_maps.py --run RUN --name default      # -> benchmarks/results/input_maps_default.json
+    (--task-set declared: the maps, their measures and the default weighting were fixed before this run's maps)
     python benchmarks/input_maps.py --quick --run RUN             # smoke: 200 bootstrap draws, bench-out only
 """
 
@@ -23,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks._common import conclude, machine, parser  # noqa: E402
+from benchmarks._common import add_task_set, conclude, machine, parser  # noqa: E402
 
 BASELINES = ("label_phi", "textemb", "logme", "random")
 
@@ -114,6 +115,7 @@ def main() -> int:
     p.add_argument("--run", type=Path, required=True, help="run directory (a full search for the AUCs)")
     p.add_argument("--name", default=None, help="results file suffix: input_maps_<name>.json (default: the run's "
                                                 "folder name)")
+    add_task_set(p)
     args = p.parse_args()
     from raytp.rundir import RunDir, load_run_config
     if not (args.run / "single_task.json").is_file():
@@ -122,7 +124,8 @@ def main() -> int:
     start, load = time.time(), os.getloadavg()
     maps, how = task_maps(args.run)
     secs = [v for v in how["seconds"].values() if v is not None]
-    out: dict = {"benchmark": "input_maps", "machine": machine(), "load_avg_1_5_15": load,
+    stem = f"input_maps_{args.name or args.run.resolve().name}"
+    out: dict = {"benchmark": stem, "machine": machine(), "load_avg_1_5_15": load, "task_set": args.task_set,
                  "run_dir": str(args.run.resolve()), "tasks": list(maps), "backend": cfg.backend.name,
                  "probe_size": int(next(iter(maps.values()))["input_logits"].shape[0]),
                  "n_steps": cfg.profiling.n_steps, "top_k": cfg.profiling.top_k, "maps": how,
@@ -137,7 +140,7 @@ def main() -> int:
         print("no search_full.parquet: cost only")
     out["seconds"] = time.time() - start
     print(f"input maps: {out['seconds_per_model_mean']:.2f} s per model on average ({how['source']})")
-    return conclude(args, f"input_maps_{args.name or args.run.resolve().name}.json", out, [])
+    return conclude(args, f"{stem}.json", out, [])
 
 
 if __name__ == "__main__":
