@@ -40,6 +40,7 @@ KEYS = (ATTRIBUTIONS, MASK, IDS, LOGITS)
 PREFIX = "input_ig"
 COLUMNS = (f"{PREFIX}/cosine", f"{PREFIX}/spearman", f"{PREFIX}/topk")
 WEIGHTINGS = ("positive", "confidence", "uniform")
+CHUNK = 32  # probe texts per batch: a batch is padded to its longest text (hashed: n-grams)
 MAX_ELEMENTS = 2 ** 24  # interpolated input values per Captum forward pass (memory bound)
 
 

@@ -63,6 +63,12 @@ def _expander(batch: Batch, n: int) -> Callable[[torch.Tensor], Batch]:
     return expand
 
 
+def _logits(model: TaskModel, batch: Batch, n: int, task: str) -> Callable[[torch.Tensor], torch.Tensor]:
+    """embedded inputs (the ``n`` examples of ``batch``, possibly stacked k-fold) -> the head ``task``'s logits."""
+    expand = _expander(batch, n)
+    return lambda x: model.logits_from_embedded(x, expand(x), task)
+
+
 def _reduce_tokens(x: torch.Tensor, mask: torch.Tensor | None, how: str) -> torch.Tensor:
     """(B, T, H) -> (B, H) by masked mean or sum; (B, H) unchanged."""
     if x.dim() == 2:
@@ -111,13 +117,7 @@ def compute_signatures(model: TaskModel, backend: Backend, features: Any, probe_
             mask = batch.get("attention_mask")
             with torch.no_grad():
                 embedded = model.encoder.embed(batch).detach()
-            expand = _expander(batch, embedded.shape[0])
-
-            def forward(x: torch.Tensor) -> torch.Tensor:
-                return model.logits_from_embedded(x, expand(x), task)
-
-            if input_maps.METHOD in cfg.methods:
-                maps.append(input_maps.attribute_inputs(model.encoder, batch, forward, cfg.n_steps))
+            forward = _logits(model, batch, len(idx), task)
             base = torch.zeros_like(embedded)
             for name, layer in layers.items():
                 with torch.no_grad():
@@ -140,6 +140,11 @@ def compute_signatures(model: TaskModel, backend: Backend, features: Any, probe_
                         a = nc.attribute(embedded, neuron_selector=sel, baselines=base, n_steps=cfg.n_steps)
                         per_neuron.append(_flat_inputs(a))
                     add(f"neuron_conductance_raw/{name}", torch.stack(per_neuron, 1))  # (B, m, D)
+        if input_maps.METHOD in cfg.methods:  # small batches: each is padded to its longest text's units
+            for idx in _chunks(probe_idx, min(chunk, input_maps.CHUNK)):
+                batch = backend.batch(features, idx)
+                maps.append(input_maps.attribute_inputs(model.encoder, batch, _logits(model, batch, len(idx), task),
+                                                        cfg.n_steps))
     finally:
         model.train(was_training)
     out = _summarise(parts, layers, cfg.methods, max_neurons)
