@@ -6,7 +6,7 @@ what the encoder's ``input_units`` says (``raytp.models.base.Encoder``):
 
 - hashed: one unit per hashed uni/bigram of the text (its EmbeddingBag row; the bag's mean pooling made
   explicit, so the attributions of a text's n-grams sum to the pooled embedding's);
-- transformer: one unit per token (``inputs_embeds``, summed over the hidden dimension);
+- transformer: one unit per token, special tokens included (``inputs_embeds``, summed over the hidden dimension);
 - frozen-encoder: the input is one sentence embedding, so the map is per embedding *dimension*, not per
   token (the frozen encoder is not differentiated).
 
