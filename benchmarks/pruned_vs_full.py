@@ -62,7 +62,8 @@ def ablation_table(run_dir: Path) -> dict:
     out["scores"] = {}
     for col in ("label_phi", "textemb", "logme", "random", "signature_only", "task_statistics",
                 "responses/hidden/cka", "layer_conductance/hidden/cosine",
-                "layer_conductance_examples/hidden/cka", "responses/hidden/rsa"):
+                "layer_conductance_examples/hidden/cka", "responses/hidden/rsa",
+                "input_ig/cosine", "input_ig/spearman", "input_ig/topk"):  # absent in older runs: left out
         if col in X and np.isfinite(X[col].to_numpy(float)).any():
             m = evaluate_scores(X[col].to_numpy(float), y, gains, groups)
             out["scores"][col] = {k: v for k, v in m.items() if not isinstance(v, list)}

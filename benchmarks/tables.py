@@ -113,7 +113,27 @@ def families(r: dict) -> str:
     return "\n".join(rows + ["", _provenance(r)])
 
 
-VIEWS = {"headline": headline, "rankers": rankers, "families": families}
+def input_maps(r: dict) -> str:
+    """Input-level attribution maps as zero-shot rankers: AUC, paired differences with TextEmb / LogME, NDCG@3."""
+    rows = [f"| zero-shot ranker ({r['beneficial']} beneficial of {r['pairs']} pairs) | AUC [95 %] | "
+            "minus TextEmb [95 %] | minus LogME [95 %] | NDCG@3 [95 %] |", "|---|---|---|---|---|"]
+
+    def diff(d: dict | None) -> str:
+        return "—" if not d or d.get("low") is None else f"{d['estimate']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]"
+    for name, iv in r["scores"].items():
+        if iv is None:
+            rows.append(f"| {name} | — (not in this run) | | | |")
+            continue
+        rows.append(f"| {name} | {_ci(iv['auc']['estimate'], iv['auc'])} | {diff(iv.get('auc_minus_textemb'))} | "
+                    f"{diff(iv.get('auc_minus_logme'))} | {_ci(iv['ndcg_at_3']['estimate'], iv['ndcg_at_3'])} |")
+    cost = (f"Input maps cost {_f(r['seconds_per_model_mean'], 2)} s per model on average (max "
+            f"{_f(r['seconds_per_model_max'], 2)} s; {r['backend']}, {r['probe_size']} probe texts, n_steps "
+            f"{r['n_steps']}; from {r['maps']['source']}). `input_ig/*` columns use the `{r['weighting_of_columns']}` "
+            "text weighting; `[w]` marks another weighting.")
+    return "\n".join(rows) + "\n\n" + cost + "\n\n" + _provenance(r)
+
+
+VIEWS = {"headline": headline, "rankers": rankers, "families": families, "input_maps": input_maps}
 
 
 def render(name: str, results: Path = RESULTS) -> str:

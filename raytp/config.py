@@ -395,10 +395,18 @@ class SearchConfig(_Strict):
 class ProfilingConfig(_Strict):
     """Attribution signatures of single-task models."""
 
-    methods: list[Literal["layer_conductance", "neuron_conductance", "layer_integrated_gradients", "layer_activation"]] = \
-        Field(default_factory=lambda: ["layer_conductance", "layer_activation"])
+    methods: list[Literal["layer_conductance", "neuron_conductance", "layer_integrated_gradients", "layer_activation",
+                          "input_integrated_gradients"]] = \
+        Field(default_factory=lambda: ["layer_conductance", "layer_activation", "input_integrated_gradients"],
+              description="Signature methods. input_integrated_gradients: per probe text, integrated gradients of "
+                          "the task logit to each input n-gram (hashed), token (transformer) or embedding dimension "
+                          "(frozen-encoder); gives the input_ig/* pair features.")
     n_steps: int = Field(16, ge=2, le=1024, description="Integration steps of conductance / integrated gradients.")
-    top_k: float = Field(0.1, gt=0, le=1, description="Share of neurons counted in top-k overlap.")
+    top_k: float = Field(0.1, gt=0, le=1, description="Share of neurons (input maps: of a text's units) counted in "
+                                                      "top-k overlap.")
+    input_weighting: Literal["positive", "confidence", "uniform"] = Field(
+        "positive", description="How input_ig/* weigh the probe texts: positive: max of the two models' "
+                                "positive-class probabilities; confidence: max of |2p-1|; uniform: equally.")
 
 
 class PruneConfig(_Strict):

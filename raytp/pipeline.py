@@ -50,7 +50,8 @@ def features_stage(cfg: ExperimentConfig, ds: MultiTaskDataset, run: RunDir) -> 
     textemb = textemb_table(task_vectors(ds, tasks, cfg.data), tasks)
     textemb_s = time.perf_counter() - t_emb
     table = pair_features(sigs, dataset=ds, data_cfg=cfg.data, probe_idx=probe, single=single, textemb=textemb,
-                          top_k=cfg.profiling.top_k, seed=cfg.seed, tasks=tasks)
+                          top_k=cfg.profiling.top_k, seed=cfg.seed, tasks=tasks,
+                          input_weighting=cfg.profiling.input_weighting)
     run.write_parquet(PAIR_FEATURES, table)
     return {"pair_features_s": time.perf_counter() - start, "textemb_s": textemb_s, "pairs": len(table)}
 

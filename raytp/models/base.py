@@ -42,6 +42,32 @@ class Encoder(nn.Module, ABC):
 
         Each module's output must be (B, n_neurons) or (B, T, n_neurons)."""
 
+    def input_units(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """What an input attribution map scores: units (B, T, D), mask (B, T) bool, ids (B, T) int64.
+
+        ``embed_units(units, mask)`` maps the units back to ``embed(batch)``. Default: a (B, T, D)
+        embedding gives one unit per token (``attention_mask`` / ``input_ids`` of the batch when present);
+        a (B, D) one gives one unit per dimension (D units of size 1, ids 0..D-1)."""
+        x = self.embed(batch)
+        if x.dim() == 2:
+            n, d = x.shape
+            ids = torch.arange(d, device=x.device).expand(n, d)
+            return x.unsqueeze(-1), torch.ones(n, d, dtype=torch.bool, device=x.device), ids
+        n, t = x.shape[:2]
+        mask = batch.get("attention_mask")
+        mask = mask.bool() if mask is not None and tuple(mask.shape) == (n, t) else \
+            torch.ones(n, t, dtype=torch.bool, device=x.device)
+        ids = batch.get("input_ids")
+        ids = ids.long() if ids is not None and tuple(ids.shape) == (n, t) else \
+            torch.arange(t, device=x.device).expand(n, t)
+        return x, mask, ids
+
+    def embed_units(self, units: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """``embed(batch)`` from its ``input_units``: linear in the units (input maps rely on it).
+
+        Default: per-dimension units (B, D, 1) are squeezed back to (B, D); token units are the embedding."""
+        return units.squeeze(-1) if units.shape[-1] == 1 else units
+
 
 class HiddenLayerEncoder(Encoder):
     """An embedding (``embed``, per subclass) -> ``act(fc(.))``: one hidden layer, the probed one ("hidden")."""

@@ -43,6 +43,22 @@ class HashedEncoder(HiddenLayerEncoder):
     def embed(self, batch: Batch) -> torch.Tensor:
         return self.bag(batch["ids"], batch["offsets"])
 
+    def input_units(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One unit per n-gram of each text: its embedding row (B, T, D), padded; ids are the hash buckets
+        (the same for every model of one featurisation, so maps align across models)."""
+        ids, offsets = batch["ids"], batch["offsets"]
+        lengths = torch.diff(offsets, append=offsets.new_tensor([ids.numel()]))
+        width = max(1, int(lengths.max())) if lengths.numel() else 1
+        mask = torch.arange(width, device=ids.device) < lengths.unsqueeze(1)
+        padded = torch.zeros(mask.shape, dtype=torch.long, device=ids.device)
+        padded[mask] = ids  # ids are concatenated row by row: the mask's row-major order
+        return self.bag.weight[padded] * mask.unsqueeze(-1), mask, padded
+
+    def embed_units(self, units: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The bag's mean pooling made explicit (linear): the mean of each text's n-gram rows (zeros for none)."""
+        m = mask.unsqueeze(-1).to(units.dtype)
+        return (units * m).sum(1) / m.sum(1).clamp_min(1.0)
+
 
 INIT_CACHE = 3  # initial tables kept per process (67 MB each at the default size): the default seeds
 

@@ -8,6 +8,9 @@ Columns (``L`` = probe layer; see ``describe_column``):
   neuron_conductance: cosine, Spearman rank correlation and Jaccard overlap of the top
   ``top_k`` share of neurons (by magnitude). Meaningful between models sharing one initialisation.
 - ``neuron_conductance_inputs/L/cosine``: cosine of the selected neurons' input attributions.
+- ``input_ig/cosine``, ``input_ig/spearman``, ``input_ig/topk``: the two models' input-level attribution
+  maps compared on each probe text (unit by unit: no neuron alignment needed), weighted over the texts
+  (``raytp.profiling.input_maps``); only where both tasks' signatures hold maps.
 - ``{matrix}/L/cka``, ``{matrix}/L/rsa`` for the probe x neuron matrices ``responses``,
   ``layer_conductance_examples``, ``layer_integrated_gradients_examples``: linear CKA and RSA,
   invariant to permuting neurons.
@@ -48,6 +51,7 @@ from raytp.data.subsets import pair_label_examples, source_train, target_train, 
 from raytp.errors import ProfilingError
 from raytp.predict.baselines import logme, phi, random_scores
 from raytp.predict.families import column_family, with_rankers
+from raytp.profiling import input_maps
 from raytp.profiling import similarity as sim
 
 VECTOR_METHODS = ("layer_activation", "layer_conductance", "layer_integrated_gradients", "neuron_conductance")
@@ -67,8 +71,10 @@ def signature_layers(sig: Mapping[str, torch.Tensor]) -> list[str]:
     return [k.split("/", 1)[1] for k in sig if k.startswith("responses/")]
 
 
-def signature_similarities(signatures: Signatures, top_k: float = 0.1, tasks: list[str] | None = None) -> pd.DataFrame:
-    """Similarity columns for every ordered pair of ``tasks`` (default: all tasks with signatures)."""
+def signature_similarities(signatures: Signatures, top_k: float = 0.1, tasks: list[str] | None = None,
+                           input_weighting: str = "positive") -> pd.DataFrame:
+    """Similarity columns for every ordered pair of ``tasks`` (default: all tasks with signatures);
+    ``input_weighting``: how the input maps' per-text similarities are weighted (``input_maps.WEIGHTINGS``)."""
     tasks = list(tasks or signatures)
     missing = [t for t in tasks if t not in signatures]
     if missing:
@@ -83,6 +89,7 @@ def signature_similarities(signatures: Signatures, top_k: float = 0.1, tasks: li
                 key = f"{kind}/{layer}"
                 if key in signatures[t]:
                     prepared[(t, key)] = sim.PreparedMatrix(_np(signatures[t][key]))
+    maps = {t: input_maps.PreparedMap(signatures[t], top_k) for t in tasks if input_maps.has_maps(signatures[t])}
     rows = []
     for s, t in ordered_pairs(tasks):
         a, b = signatures[s], signatures[t]
@@ -104,6 +111,8 @@ def signature_similarities(signatures: Signatures, top_k: float = 0.1, tasks: li
                     pa, pb = prepared[(s, key)], prepared[(t, key)]
                     row[f"{key}/cka"] = pa.cka(pb)
                     row[f"{key}/rsa"] = pa.rsa(pb)
+        if s in maps and t in maps:
+            row.update(maps[s].similarities(maps[t], input_weighting))
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -145,7 +154,8 @@ def logme_table(signatures: Signatures, probe_labels: Mapping[str, np.ndarray], 
 def pair_features(signatures: Signatures, *, dataset: MultiTaskDataset | None = None,
                   data_cfg: DataConfig | None = None, probe_idx: np.ndarray | None = None,
                   single: Mapping[str, Mapping] | None = None, textemb: pd.DataFrame | None = None,
-                  top_k: float = 0.1, seed: int = 0, tasks: list[str] | None = None) -> pd.DataFrame:
+                  top_k: float = 0.1, seed: int = 0, tasks: list[str] | None = None,
+                  input_weighting: str = "positive") -> pd.DataFrame:
     """The pair feature table (see the module docstring); parts whose inputs are absent are left out.
 
     ``single`` maps task -> single-task summary (``f1_val``); ``textemb`` is a frame with columns
@@ -153,7 +163,7 @@ def pair_features(signatures: Signatures, *, dataset: MultiTaskDataset | None = 
     ``dataset`` and ``probe_idx`` (the indices the signatures were computed on); with ``data_cfg`` its
     labels are limited to each target's validation budget."""
     tasks = list(tasks or signatures)
-    table = signature_similarities(signatures, top_k, tasks)
+    table = signature_similarities(signatures, top_k, tasks, input_weighting)
     if dataset is not None and data_cfg is not None:
         table = table.merge(task_pair_statistics(dataset, data_cfg, tasks, single), on=list(ID_COLUMNS))
     if dataset is not None and probe_idx is not None:
@@ -194,6 +204,9 @@ def describe_column(name: str) -> str:
     parts = name.split("/")
     measures = {"cosine": "cosine", "spearman": "Spearman rank correlation", "topk": "top-k Jaccard overlap",
                 "cka": "linear CKA", "rsa": "RSA (Spearman of dissimilarity matrices)"}
+    if len(parts) == 2 and parts[0] == input_maps.PREFIX:
+        return (f"{measures.get(parts[1], parts[1])} of the two models' input-level integrated-gradients maps "
+                f"per probe text, weighted over the texts{suffix}")
     if len(parts) == 3:
         what, layer, measure = parts
         return f"{measures.get(measure, measure)} of {what.replace('_', ' ')} signatures at layer {layer}{suffix}"

@@ -17,6 +17,9 @@ Keys of the returned mapping (``L`` = a probe layer, ``P`` = probe examples, ``H
   attribution through each selected neuron; ``neuron_conductance_neurons/L`` (m,): their indices.
   Neuron conductance costs one integrated-gradients pass per neuron, so only ``max_neurons``
   evenly spaced neurons (the same indices for every task) are attributed.
+- ``input_attributions`` (P, T), ``input_mask``, ``input_ids`` (P, T), ``input_logits`` (P,): method
+  ``input_integrated_gradients``, the input-level attribution map of every probe text
+  (``raytp.profiling.input_maps``: per n-gram, token or input dimension, by backend).
 
 Token axes (B, T, H) are reduced with the batch's ``attention_mask`` when it has shape (B, T).
 """
@@ -35,8 +38,10 @@ from captum.attr import LayerActivation, LayerConductance, LayerIntegratedGradie
 from raytp.config import ProfilingConfig
 from raytp.errors import ProfilingError
 from raytp.models.base import Backend, Batch, TaskModel
+from raytp.profiling import input_maps
 
-METHODS = ("layer_conductance", "neuron_conductance", "layer_integrated_gradients", "layer_activation")
+METHODS = ("layer_conductance", "neuron_conductance", "layer_integrated_gradients", "layer_activation",
+           input_maps.METHOD)
 FORMAT_VERSION = "1"
 
 
@@ -56,6 +61,12 @@ def _expander(batch: Batch, n: int) -> Callable[[torch.Tensor], Batch]:
         return {key: (v.repeat(k, *([1] * (v.dim() - 1))) if v.dim() >= 2 and v.shape[0] == n else v)
                 for key, v in batch.items()}
     return expand
+
+
+def _logits(model: TaskModel, batch: Batch, n: int, task: str) -> Callable[[torch.Tensor], torch.Tensor]:
+    """embedded inputs (the ``n`` examples of ``batch``, possibly stacked k-fold) -> the head ``task``'s logits."""
+    expand = _expander(batch, n)
+    return lambda x: model.logits_from_embedded(x, expand(x), task)
 
 
 def _reduce_tokens(x: torch.Tensor, mask: torch.Tensor | None, how: str) -> torch.Tensor:
@@ -95,6 +106,7 @@ def compute_signatures(model: TaskModel, backend: Backend, features: Any, probe_
     model.eval()
     chunk = max(1, backend.eval_batch_size() // cfg.n_steps)  # Captum stacks n_steps copies
     parts: dict[str, list[torch.Tensor]] = {}
+    maps: list[dict[str, torch.Tensor]] = []
 
     def add(key: str, value: torch.Tensor) -> None:
         parts.setdefault(key, []).append(value.detach().float().cpu())
@@ -105,11 +117,7 @@ def compute_signatures(model: TaskModel, backend: Backend, features: Any, probe_
             mask = batch.get("attention_mask")
             with torch.no_grad():
                 embedded = model.encoder.embed(batch).detach()
-            expand = _expander(batch, embedded.shape[0])
-
-            def forward(x: torch.Tensor) -> torch.Tensor:
-                return model.logits_from_embedded(x, expand(x), task)
-
+            forward = _logits(model, batch, len(idx), task)
             base = torch.zeros_like(embedded)
             for name, layer in layers.items():
                 with torch.no_grad():
@@ -132,9 +140,17 @@ def compute_signatures(model: TaskModel, backend: Backend, features: Any, probe_
                         a = nc.attribute(embedded, neuron_selector=sel, baselines=base, n_steps=cfg.n_steps)
                         per_neuron.append(_flat_inputs(a))
                     add(f"neuron_conductance_raw/{name}", torch.stack(per_neuron, 1))  # (B, m, D)
+        if input_maps.METHOD in cfg.methods:  # small batches: each is padded to its longest text's units
+            for idx in _chunks(probe_idx, min(chunk, input_maps.CHUNK)):
+                batch = backend.batch(features, idx)
+                maps.append(input_maps.attribute_inputs(model.encoder, batch, _logits(model, batch, len(idx), task),
+                                                        cfg.n_steps))
     finally:
         model.train(was_training)
-    return _summarise(parts, layers, cfg.methods, max_neurons)
+    out = _summarise(parts, layers, cfg.methods, max_neurons)
+    if maps:
+        out.update(input_maps.concat_maps(maps))
+    return out
 
 
 def _neuron_choice(n_neurons: int, max_neurons: int) -> np.ndarray:

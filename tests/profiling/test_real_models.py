@@ -38,7 +38,8 @@ def test_signatures_to_pruning_plan(trained, tmp_path):
     table = pair_features(sigs, dataset=ds, data_cfg=cfg.data, probe_idx=probe, single=single,
                           textemb=textemb_table(vec), top_k=cfg.profiling.top_k)
     assert len(table) == 6
-    for col in ("label_phi", "logme", "textemb", "responses/hidden/cka", "layer_conductance/hidden/cosine"):
+    for col in ("label_phi", "logme", "textemb", "responses/hidden/cka", "layer_conductance/hidden/cosine",
+                "input_ig/cosine", "input_ig/spearman", "input_ig/topk"):
         assert table[col].notna().all(), col
     assert (table["label_phi"] > 0).all()  # food, water, shelter co-occur in this corpus
     # same task against itself would be 1: different tasks are less similar but not unrelated

@@ -27,7 +27,7 @@ def hashed():
     return backend, feats, model
 
 
-@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("method", [m for m in METHODS if m != "input_integrated_gradients"])  # test_input_maps
 def test_each_method_shapes_and_finite(hashed, method):
     backend, feats, model = hashed
     probe = np.arange(10)

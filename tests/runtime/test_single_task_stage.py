@@ -31,6 +31,7 @@ def test_stage_trains_every_task_and_writes_artifacts(ray_local, tmp_path, small
         from raytp.profiling.signatures import load_signatures
         sig, meta = load_signatures(run.read_bytes(s["signature"]))
         assert meta["task"] == task and sig["responses/hidden"].shape[0] == small_cfg.data.probe_size
+        assert sig["input_attributions"].shape[0] == small_cfg.data.probe_size  # input maps: on by default
     assert summary.workers == 2  # 2 CPUs, 1 CPU per worker
     on_disk = json.loads((tmp_path / "run" / "single_task.json").read_text())
     assert on_disk["tasks"].keys() == summary.tasks.keys()
