@@ -51,6 +51,8 @@ def _protocol(run: RunDir) -> str:
     p = load_run_config(run).prune
     if p.predictor == "zero-shot":
         return f"zero-shot: pairs ranked by {p.zero_shot_feature}, no outcomes used"
+    if p.predictor == "atlas":
+        return f"learned from the transfer atlas {p.atlas}, leaving out every row that involves a task of this run"
     parts = []
     if p.calibration_pairs:
         parts.append(f"{p.calibration_pairs} calibration pairs of this run (searched, cost counted, results kept)")

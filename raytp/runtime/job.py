@@ -12,6 +12,7 @@ import pandas as pd
 from raytp.config import ExperimentConfig
 from raytp.data import load_experiment_data
 from raytp.pipeline import calibration_labels, calibration_sample, features_stage, knowledge_base, predict_stage
+from raytp.predict import load_atlas
 from raytp.report import compare_run
 from raytp.runtime.cluster import ray_session
 from raytp.rundir import prepare_run_dir
@@ -31,6 +32,8 @@ def run_pipeline(cfg: ExperimentConfig, run_dir: str, resume: bool = False, with
     from raytp.runtime.tune_search import run_full_search, run_pruned_search
 
     start = time.perf_counter()
+    if cfg.prune.predictor == "atlas":
+        load_atlas(str(cfg.prune.atlas))  # a bad path fails here, before any training
     ds = load_experiment_data(cfg)
     run = prepare_run_dir(run_dir, cfg, resume=resume)
     stages: dict[str, Any] = run.read_json(PIPELINE)["stages"] if resume and run.has(PIPELINE) else {}
