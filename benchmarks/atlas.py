@@ -245,15 +245,17 @@ def export(args, cfg: ExperimentConfig, run, trials: pd.DataFrame, features: pd.
 
 # -- evaluate ------------------------------------------------------------------------------------------------------
 
-def rankers(table: pd.DataFrame) -> dict[str, np.ndarray]:
-    """Every zero-shot ranker the table can compute: each baseline column and the default recipe."""
+def rankers(table: pd.DataFrame, extra: list[str] = ()) -> dict[str, np.ndarray]:
+    """Every zero-shot ranker the table can compute: each baseline column, the default recipe and ``extra``
+    (zero-shot feature expressions: ``col``, ``-col``, ``a+b``)."""
     from raytp.predict import BASELINES, TransferPredictor
     out = {name: table[col].to_numpy(float) for name, col in BASELINES.items() if col in table}
-    recipe = PruneConfig().zero_shot_feature
-    terms = [t.lstrip("-") for t in recipe.split("+")]
-    if all(t in table for t in terms):
-        out[f"default_recipe({recipe})"] = TransferPredictor(mode="zero-shot", feature=recipe).fit(table) \
-            .predict_proba(table)[:, 1]
+    for expr in [PruneConfig().zero_shot_feature, *extra]:
+        if all(t.strip().lstrip("-") in table for t in expr.split("+")):
+            name = expr if expr in extra else f"default_recipe({expr})"
+            out[name] = TransferPredictor(mode="zero-shot", feature=expr).fit(table).predict_proba(table)[:, 1]
+        elif expr in extra:
+            raise SystemExit(f"--rankers: {expr!r} names a column the atlas lacks")
     return out
 
 
@@ -274,7 +276,7 @@ def evaluate(args) -> int:
     y = ranked["beneficial_test"].to_numpy(bool)
     gains = ranked["gain"].to_numpy(float)
     groups = ranked["target"].to_numpy()
-    scores = {"atlas_predictor": pred.predict_proba(ranked)[:, 1], **rankers(ranked)}
+    scores = {"atlas_predictor": pred.predict_proba(ranked)[:, 1], **rankers(ranked, [r for r in (args.rankers or "").split(",") if r])}
     others = {k: v for k, v in scores.items() if k != "atlas_predictor"}
     iv = ranking_intervals(scores["atlas_predictor"], y, gains, groups, against=others)
     result: dict[str, Any] = {"atlas_predictor": {"auc": iv["auc"], **{f"minus_{k}": iv[f"auc_minus_{k}"]
@@ -295,8 +297,12 @@ def evaluate(args) -> int:
           f"on {len(trained)} atlas rows of {len(out['train_tasks'])} other tasks ({pred.mode_})")
     for k, r in result.items():
         a = r["auc"]
-        print(f"  {k:45s} AUC {a.get('value')} [{a.get('low')}, {a.get('high')}]")
+        print(f"  {k:45s} AUC {_f(a.get('estimate'))} [{_f(a.get('low'))}, {_f(a.get('high'))}]")
     return conclude(args, f"atlas_eval_{args.name}.json", out, [])
+
+
+def _f(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.3f}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -315,6 +321,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-progress", dest="progress", action="store_false", help="build: no per-chunk progress bar")
     p.add_argument("--atlas", help="evaluate: the atlas whose pairs are ranked")
     p.add_argument("--train-atlas", help="evaluate: the atlas the predictor learns from (default: --atlas)")
+    p.add_argument("--rankers", help="evaluate: more zero-shot rankers, comma-separated feature expressions "
+                                     "(e.g. -target_positives,source_f1_val)")
     p.add_argument("--name", default="atlas", help="evaluate: names atlas_eval_<name>.json")
     add_task_set(p)
     args = p.parse_args(argv)

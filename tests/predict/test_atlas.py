@@ -89,3 +89,35 @@ def test_load_round_trip_and_bad_paths(tmp_path):
     (tmp_path / "bin.parquet").write_bytes(b"\x00garbage")
     with pytest.raises(PredictorError, match="cannot read"):
         load_atlas(tmp_path / "bin.parquet")
+
+
+def test_the_config_path_trains_leave_tasks_out(tmp_path):
+    from raytp.config import ExperimentConfig
+    from raytp.pipeline import fit_predictor
+    path = tmp_path / "atlas.csv.gz"
+    _atlas(TASKS, RUN).to_csv(path, index=False)
+    cfg = ExperimentConfig(data={"tasks": RUN}, prune={"predictor": "atlas", "atlas": str(path)})
+    run_features = _atlas(RUN, RUN)[["source", "target", "label_phi", "logme"]]
+    pred = fit_predictor(cfg, run_features, None)
+    assert pred.mode_ == "learned" and pred.n_train_ == 20 and MARK not in pred.train_X_
+    assert pred.predict_proba(run_features).shape == (6, 2)
+
+
+def test_evaluate_across_corpora(tmp_path, capsys):
+    import json
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    import atlas as bench
+    a, b = tmp_path / "atlas_a.csv.gz", tmp_path / "atlas_b.csv.gz"
+    _atlas(TASKS, []).to_csv(a, index=False)
+    _atlas([f"x{i}" for i in range(6)], [], corpus="b").to_csv(b, index=False)
+    common = ["--out", str(tmp_path / "out"), "--quick", "--warm-cache"]
+    assert bench.main(["evaluate", "--train-atlas", str(b), "--atlas", str(a), "--name", "b_to_a", *common]) == 0
+    out = json.loads((tmp_path / "out" / "atlas_eval_b_to_a.json").read_text())
+    assert out["pairs_ranked"] == 56 and out["train_rows"] == 30 and set(out["train_tasks"]).isdisjoint(TASKS)
+    assert {"atlas_predictor", "label_phi", "logme", "random"} <= set(out["results"])
+    assert "minus_label_phi" in out["results"]["atlas_predictor"]
+    # within one atlas, ranking its own tasks: refused, nothing is left to learn from
+    assert bench.main(["evaluate", "--atlas", str(a), *common]) == 2
+    assert "nothing left to learn from" in capsys.readouterr().err
