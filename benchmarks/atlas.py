@@ -208,6 +208,8 @@ def export(args, cfg: ExperimentConfig, run, trials: pd.DataFrame, features: pd.
     total_ps = n_pairs_all * len(points) * seeds
     fixed = stage.get("single_task_wall_s", 0.0) + stage.get("pair_features_wall_s", 0.0)
     projected = total_ps * per_ps_wall + fixed if per_ps_wall else None
+    n = args.project_tasks or len(tasks)  # an atlas of n tasks at the rates measured here (stages scale with tasks)
+    projected_n = (n * (n - 1) * len(points) * seeds * per_ps_wall + fixed * n / len(tasks)) if per_ps_wall else None
     feats = [c for c in table.columns if c in features.columns and c not in ("source", "target")]
     out = {
         "benchmark": "atlas", "corpus": args.corpus, "quick": args.quick, "machine": machine(),
@@ -227,7 +229,8 @@ def export(args, cfg: ExperimentConfig, run, trials: pd.DataFrame, features: pd.
         "timing": {**stage, "chunks": len(chunk_log), "pair_seeds_trained": pair_seeds, "search_wall_s": wall,
                    "wall_s_per_pair_seed": per_ps_wall, "train_s_per_pair_seed": per_ps_train,
                    "this_invocation_wall_s": time.perf_counter() - t0,
-                   "projected_full_atlas_s": projected,
+                   "projected_full_atlas_s": projected, "projected_tasks": n, "projected_s_for_projected_tasks":
+                   projected_n,
                    "projection": f"{total_ps} pair-seeds x wall-s per pair-seed measured here (Tune and chunk "
                                  "overhead included) + the single-task stage and pair features"},
         "files": [f"atlas_{args.corpus}.csv.gz", f"atlas_{args.corpus}_trials.csv.gz"],
@@ -236,7 +239,7 @@ def export(args, cfg: ExperimentConfig, run, trials: pd.DataFrame, features: pd.
         print(f"\n[atlas] {len(table)}/{n_pairs_all} pairs, {pair_seeds} pair-seeds trained in {wall:.0f} s: "
               f"{per_ps_wall:.2f} wall-s per pair-seed ({per_ps_train:.2f} train-s per pair-seed per worker); "
               f"the whole atlas ({total_ps} pair-seeds) projected at {projected / 60:.0f} min "
-              f"(target {BUDGET_HOURS * 60:.0f} min on 2 cores)")
+              f"(target {BUDGET_HOURS * 60:.0f} min on 2 cores); an atlas of {n} tasks: {projected_n / 60:.0f} min")
     missed = []
     if projected and projected > BUDGET_HOURS * 3600 and len(table) == n_pairs_all:
         missed.append(f"whole atlas {projected / 60:.0f} min > {BUDGET_HOURS * 60:.0f} min")
@@ -315,6 +318,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-pairs", type=int, default=None, help="build: only the first N ordered pairs (smoke)")
     p.add_argument("--grid", default=json.dumps(DEFAULT_GRID), help="build: the grid as JSON (search.grid)")
     p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--project-tasks", type=int, default=None,
+                   help="build: also project the time of an atlas of N tasks at the measured rates (e.g. 28)")
     p.add_argument("--chunk-pairs", type=int, default=32, help="build: pairs per Tune run (the resume granularity)")
     p.add_argument("--min-positives", type=int, default=5, help="build: usable: positives among the target labels")
     p.add_argument("--min-val-positives", type=int, default=10, help="build: usable: validation positives")
