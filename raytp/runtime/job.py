@@ -77,8 +77,10 @@ def run_pipeline(cfg: ExperimentConfig, run_dir: str, resume: bool = False, with
 
         if not done(PRUNING):
             plan = predict_stage(cfg, run, labelled, exclude, spent, margin=margin, outcomes=cal_trials)
+            n_labelled = (plan.predictor.get("n_train_", 0) if cfg.prune.predictor == "atlas"  # atlas rows learned from
+                          else 0 if labelled is None else len(labelled))
             record("predict", {"compute_s": plan.predictor_s, "pairs_kept": len(plan.pairs),
-                               "num_samples": plan.num_samples, "labelled": 0 if labelled is None else len(labelled),
+                               "num_samples": plan.num_samples, "labelled": n_labelled,
                                "fallback": plan.predictor.get("fallback")})
             _log(progress, f"predictor kept {len(plan.pairs)} of {plan.pairs_total} pairs "
                            f"({plan.num_samples} Optuna trials)")
