@@ -17,12 +17,14 @@ per pair-seed, the projected time of the whole atlas). No texts, no weights.
 evaluate: ranks the pairs of ``--atlas`` among ``--tasks`` (default: all of them) with the learned predictor
 trained on ``--train-atlas`` (default: the same atlas) leave-tasks-out (``raytp.predict.atlas``: no row
 involving a ranked task is used), next to every zero-shot ranker in the table, scored against the pairs'
-test-labelled outcomes, with bootstrap intervals over targets. Writes atlas_eval_<name>.json.
+test-labelled outcomes, with bootstrap intervals over targets. ``--folds K``: the tasks split into K seeded groups,
+each group's pairs ranked by a predictor trained without that group, pooled. Writes atlas_eval_<name>.json.
 
     python benchmarks/atlas.py [build] [--config YAML] [--tasks a,b,...] [--max-pairs N] [--grid JSON] [--seeds 3]
     python benchmarks/atlas.py evaluate --atlas benchmarks/results/atlas_default.csv.gz --tasks a,b,c,d,e,f \\
         --task-set declared --name setC
     python benchmarks/atlas.py evaluate --train-atlas atlas_default.csv.gz --atlas atlas_complaints.csv.gz
+    python benchmarks/atlas.py evaluate --atlas benchmarks/results/atlas_default.csv.gz --folds 4 --name default_cv4
 """
 
 from __future__ import annotations
@@ -262,42 +264,67 @@ def rankers(table: pd.DataFrame, extra: list[str] = ()) -> dict[str, np.ndarray]
     return out
 
 
+def ranked_fold(train_atlas: pd.DataFrame, ranked_all: pd.DataFrame, tasks: list[str],
+                cols: list[str]) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The pairs of ``ranked_all`` among ``tasks`` with the atlas predictor's probability (``atlas_predictor``),
+    trained on the rows of ``train_atlas`` that involve none of ``tasks``; and what it learned from."""
+    from raytp.predict import fit_atlas_predictor, leave_tasks_out
+    ranked = ranked_all[ranked_all["source"].isin(tasks) & ranked_all["target"].isin(tasks)].reset_index(drop=True)
+    if ranked.empty:
+        raise SystemExit(f"--tasks: no pair of the ranked atlas has both tasks among {tasks}")
+    pred = fit_atlas_predictor(train_atlas, tasks, columns=cols, feature=PruneConfig().zero_shot_feature,
+                               field="--train-atlas")
+    ranked["atlas_predictor"] = pred.predict_proba(ranked)[:, 1]
+    trained = leave_tasks_out(train_atlas, tasks, field="--train-atlas")  # what the predictor learned from
+    return ranked, {"tasks": tasks, "pairs_ranked": int(len(ranked)),
+                    "beneficial_test": int(ranked["beneficial_test"].sum()), "train_rows": int(len(trained)),
+                    "train_beneficial": int(trained["beneficial"].sum()),
+                    "train_tasks": sorted({*trained["source"], *trained["target"]}),
+                    "predictor_mode": pred.mode_, "fallback": pred.fallback_, "features": pred.feature_names_}
+
+
 def evaluate(args) -> int:
-    from raytp.predict import fit_atlas_predictor, load_atlas
-    from raytp.predict.atlas import feature_columns, leave_tasks_out
+    from raytp.predict import load_atlas
+    from raytp.predict.atlas import feature_columns
     from raytp.predict.intervals import auc, ranking_intervals
     ranked_all = load_atlas(args.atlas, field="--atlas")
     train_atlas = load_atlas(args.train_atlas or args.atlas, field="--train-atlas")
     tasks = [t for t in args.tasks.split(",") if t] if args.tasks else sorted({*ranked_all["source"],
                                                                                  *ranked_all["target"]})
-    ranked = ranked_all[ranked_all["source"].isin(tasks) & ranked_all["target"].isin(tasks)].reset_index(drop=True)
-    if ranked.empty:
-        raise SystemExit(f"--tasks: no pair of {args.atlas} has both tasks among {tasks}")
     cols = [c for c in feature_columns(ranked_all) if c in set(feature_columns(train_atlas))]
-    recipe = PruneConfig().zero_shot_feature
-    pred = fit_atlas_predictor(train_atlas, tasks, columns=cols, feature=recipe, field="--train-atlas")
+    if args.folds:  # leave-tasks-out cross-validation: each group of tasks ranked by a predictor that never saw it
+        order = [tasks[i] for i in np.random.default_rng(args.fold_seed).permutation(len(tasks))]
+        groups_of_tasks = [sorted(order[k::args.folds]) for k in range(args.folds)]
+    else:
+        groups_of_tasks = [tasks]
+    parts, folds = [], []
+    for g in groups_of_tasks:
+        r, info = ranked_fold(train_atlas, ranked_all, g, cols)
+        parts.append(r)
+        folds.append(info)
+    ranked = pd.concat(parts, ignore_index=True)
     y = ranked["beneficial_test"].to_numpy(bool)
     gains = ranked["gain"].to_numpy(float)
     groups = ranked["target"].to_numpy()
-    scores = {"atlas_predictor": pred.predict_proba(ranked)[:, 1], **rankers(ranked, [r for r in (args.rankers or "").split(",") if r])}
+    extra = [r for r in (args.rankers or "").split(",") if r]
+    scores = {"atlas_predictor": ranked["atlas_predictor"].to_numpy(float), **rankers(ranked, extra)}
     others = {k: v for k, v in scores.items() if k != "atlas_predictor"}
     iv = ranking_intervals(scores["atlas_predictor"], y, gains, groups, against=others)
     result: dict[str, Any] = {"atlas_predictor": {"auc": iv["auc"], **{f"minus_{k}": iv[f"auc_minus_{k}"]
                                                                      for k in others}}}
     for k, v in others.items():
         result[k] = {"auc": ranking_intervals(v, y, gains, groups)["auc"]}
-    trained = leave_tasks_out(train_atlas, tasks, field="--train-atlas")  # what the predictor learned from
     out = {"benchmark": "atlas_eval", "name": args.name, "task_set": args.task_set, "machine": machine(),
            "atlas": Path(args.atlas).name, "train_atlas": Path(args.train_atlas or args.atlas).name,
-           "tasks": tasks, "pairs_ranked": int(len(ranked)), "beneficial_test": int(y.sum()),
-           "train_rows": int(len(trained)), "train_beneficial": int(trained["beneficial"].sum()),
-           "train_tasks": sorted({*trained["source"], *trained["target"]}),
-           "predictor_mode": pred.mode_, "fallback": pred.fallback_, "features": pred.feature_names_,
+           "tasks": tasks, "folds": args.folds or None, "fold_seed": args.fold_seed if args.folds else None,
+           "pairs_ranked": int(len(ranked)), "beneficial_test": int(y.sum()),
            "truth": "beneficial_test: the best-validation configuration's test gain beyond the test noise margin",
            "auc_point": {k: (None if math.isnan(a := auc(v, y)) else a) for k, v in scores.items()},
-           "results": result}
-    print(f"{args.name}: {len(ranked)} pairs ({int(y.sum())} beneficial) among {len(tasks)} tasks; predictor trained "
-          f"on {len(trained)} atlas rows of {len(out['train_tasks'])} other tasks ({pred.mode_})")
+           "results": result, **({"fold_details": folds} if args.folds else folds[0])}
+    print(f"{args.name}: {len(ranked)} pairs ({int(y.sum())} beneficial) among {len(tasks)} tasks in "
+          f"{len(folds)} fold(s); the predictor of each fold trained on "
+          f"{', '.join(str(f['train_rows']) for f in folds)} atlas rows of other tasks "
+          f"({', '.join(f['predictor_mode'] for f in folds)})")
     for k, r in result.items():
         a = r["auc"]
         print(f"  {k:45s} AUC {_f(a.get('estimate'))} [{_f(a.get('low'))}, {_f(a.get('high'))}]")
@@ -328,6 +355,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--train-atlas", help="evaluate: the atlas the predictor learns from (default: --atlas)")
     p.add_argument("--rankers", help="evaluate: more zero-shot rankers, comma-separated feature expressions "
                                      "(e.g. -target_positives,source_f1_val)")
+    p.add_argument("--folds", type=int, default=0, help="evaluate: split the tasks into K groups, each ranked by a "
+                                                       "predictor trained without it (pairs within a group), pooled")
+    p.add_argument("--fold-seed", type=int, default=0, help="evaluate: seed of the --folds split")
     p.add_argument("--name", default="atlas", help="evaluate: names atlas_eval_<name>.json")
     add_task_set(p)
     args = p.parse_args(argv)

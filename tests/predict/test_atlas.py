@@ -121,3 +121,20 @@ def test_evaluate_across_corpora(tmp_path, capsys):
     # within one atlas, ranking its own tasks: refused, nothing is left to learn from
     assert bench.main(["evaluate", "--atlas", str(a), *common]) == 2
     assert "nothing left to learn from" in capsys.readouterr().err
+
+
+def test_evaluate_folds_leave_each_group_out(tmp_path):
+    import json
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    import atlas as bench
+    a = tmp_path / "atlas_a.csv.gz"
+    tasks = [f"t{i}" for i in range(12)]
+    _atlas(tasks, []).to_csv(a, index=False)
+    assert bench.main(["evaluate", "--atlas", str(a), "--folds", "3", "--name", "cv", "--out", str(tmp_path / "out"),
+                       "--quick", "--warm-cache"]) == 0
+    out = json.loads((tmp_path / "out" / "atlas_eval_cv.json").read_text())
+    assert out["pairs_ranked"] == 3 * 4 * 3  # pairs within each group of 4 tasks
+    for f in out["fold_details"]:
+        assert set(f["train_tasks"]).isdisjoint(f["tasks"]) and f["train_rows"] == 8 * 7
