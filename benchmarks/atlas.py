@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, add_task_set, conclude, machine, parser  # noqa: E402
+from _common import add_task_set, conclude, machine, parser  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -152,8 +152,9 @@ def build(args) -> int:
     features = run.read_parquet(PAIR_FEATURES)
 
     trials = run.read_parquet(TRIALS) if run.has(TRIALS) else pd.DataFrame(columns=TRIAL_COLUMNS)
-    counts = trials.groupby(["source", "target"]).size() if len(trials) else pd.Series(dtype=int)
-    done = {p for p, n in counts.items() if n >= len(points)}
+    ok = trials[trials["status"] == "ok"]
+    counts = ok.groupby(["source", "target"]).size() if len(ok) else pd.Series(dtype=int)
+    done = {p for p, n in counts.items() if n >= len(points)}  # a pair with a failed trial is trained again
     todo = [p for p in wanted if p not in done]
     trials = trials[[(s, t) in done for s, t in zip(trials["source"], trials["target"])]]  # a cut-off pair reruns
     chunks = [todo[i:i + args.chunk_pairs] for i in range(0, len(todo), args.chunk_pairs)]
@@ -175,7 +176,7 @@ def build(args) -> int:
                               "tune_wall_s": s["wall_s"], "compute_s": float(got["compute_s"].sum()),
                               "train_s": float(got["train_s"].sum()), "load_avg": list(os.getloadavg())})
             run.write_json("atlas_timing.json", {**stage, "chunks": chunk_log})
-            n_done = len(done) + sum(len(c) for c in chunks[:k + 1])
+            n_done = len(done & set(wanted)) + sum(len(c) for c in chunks[:k + 1])
             rate = sum(c["wall_s"] for c in chunk_log) / max(1, sum(c["pair_seeds"] for c in chunk_log))
             left = (len(wanted) - n_done) * len(points) * seeds * rate
             print(f"[atlas] chunk {k + 1}/{len(chunks)}: {n_done}/{len(wanted)} pairs "
@@ -187,7 +188,7 @@ def build(args) -> int:
 
 def export(args, cfg: ExperimentConfig, run, trials: pd.DataFrame, features: pd.DataFrame, single: dict[str, Any],
            stage: dict[str, float], chunk_log: list[dict[str, Any]], t0: float, final: bool) -> int:
-    """The atlas tables (run directory; benchmarks/results unless --quick) and, when ``final``, the JSON."""
+    """The atlas tables (``--out``; benchmarks/results unless --quick) and, when ``final``, the JSON."""
     tasks, points, seeds = cfg.data.tasks, grid_points(cfg.search.grid), cfg.train.seeds
     if trials.empty:
         print("[atlas] no pairs trained yet")
