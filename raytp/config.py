@@ -25,7 +25,7 @@ DEFAULT_TASKS = ["food", "water", "shelter", "medical_help", "request", "floods"
 # Learning rate each backend gets when train.lr is left unset (backends expose it as `default_lr`).
 DEFAULT_LR = {"hashed": 1e-2, "frozen-encoder": 3e-3, "transformer": 5e-5}
 # How the predictor learns (prune.predictor); PAIR_MODES, GRID_KEYS, MULTITASK_ONLY come from config_space.
-PredictorMode = Literal["zero-shot", "learned"]
+PredictorMode = Literal["zero-shot", "learned", "atlas"]
 PREDICTOR_MODES: tuple[str, ...] = get_args(PredictorMode)
 
 
@@ -424,7 +424,9 @@ class PruneConfig(_Strict):
     predictor: PredictorMode = Field(
         "zero-shot", description="zero-shot: rank pairs by zero_shot_feature, no outcomes needed (no calibration "
                                  "cost); learned: gradient boosting on pair features, trained on calibration_pairs "
-                                 "searched first (cost counted) and/or a knowledge_base of earlier runs.")
+                                 "searched first (cost counted) and/or a knowledge_base of earlier runs; atlas: the "
+                                 "learned predictor trained on a transfer atlas (prune.atlas) leave-tasks-out: no "
+                                 "atlas row involving a task of this run is used (no calibration cost).")
     zero_shot_feature: str = Field(
         "auto", description="Pair feature the zero-shot mode ranks by; 'a+b+c' ranks by the mean rank of several "
                             "(NaN-aware), a '-' prefix means lower is better. 'auto': the default rule, the mean "
@@ -445,6 +447,15 @@ class PruneConfig(_Strict):
                                                         "results kept by the pruned side.")
     knowledge_base: list[Path] = Field(default_factory=list, description="Earlier run directories (other tasks) whose "
                                        "pair features and search outcomes the learned predictor also learns from.")
+    atlas: Path | None = Field(None, description="prune.predictor atlas: a transfer atlas table (benchmarks/atlas.py writes "
+                                                 "one: benchmarks/results/atlas_<corpus>.csv.gz) of pair features and "
+                                                 "full-grid outcomes of other tasks.")
+
+    @model_validator(mode="after")
+    def _atlas_given(self) -> "PruneConfig":
+        if self.predictor == "atlas" and self.atlas is None:
+            raise ValueError("prune.predictor atlas needs prune.atlas (the path of an atlas table)")
+        return self
 
 
 class ExperimentConfig(_Strict):

@@ -5,7 +5,8 @@
 - ``predict_stage``: scores every pair with the ``TransferPredictor`` -> ``pair_predictions.parquet``
   (probability, kept, and ``score_<baseline>`` columns), ``predictor.json`` and ``pruning.json``.
 The learned predictor learns only from outcomes whose cost is counted (calibration pairs of this
-run) or from earlier runs on other tasks (``prune.knowledge_base``); never from the pairs it judges
+run), from earlier runs on other tasks (``prune.knowledge_base``) or from a transfer atlas of other tasks
+(``prune.predictor: atlas``, leave-tasks-out: ``raytp.predict.atlas``); never from the pairs it judges
 without paying for them. Those outcomes are labelled on validation F1 (``calibration_labels``):
 test labels are outside the label budget (``raytp.data.subsets``).
 """
@@ -23,7 +24,7 @@ from raytp.config import ExperimentConfig, ordered_pairs
 from raytp.data.dataset import MultiTaskDataset
 from raytp.data.subsets import probe_indices
 from raytp.errors import RunDirError
-from raytp.predict import BASELINES, TransferPredictor, build_pruning_plan
+from raytp.predict import BASELINES, TransferPredictor, build_pruning_plan, fit_atlas_predictor, load_atlas
 from raytp.profiling.pair_features import pair_features
 from raytp.profiling.signatures import load_signatures, probe_fingerprint
 from raytp.profiling.textemb import task_vectors, textemb_table
@@ -85,8 +86,13 @@ def knowledge_base(paths: list[str]) -> pd.DataFrame:
 
 def fit_predictor(cfg: ExperimentConfig, features: pd.DataFrame,
                   labelled: pd.DataFrame | None) -> TransferPredictor:
-    """Zero-shot, or learned from ``labelled`` rows (pair features + a ``beneficial`` column)."""
+    """Zero-shot, learned from ``labelled`` rows (pair features + a ``beneficial`` column), or (``prune.predictor:
+    atlas``) learned from the atlas rows that involve none of this run's tasks."""
     p = cfg.prune
+    if p.predictor == "atlas":
+        run_tasks = sorted({*cfg.data.tasks, *features["source"].astype(str), *features["target"].astype(str)})
+        return fit_atlas_predictor(load_atlas(str(p.atlas)), run_tasks, columns=features.columns,
+                                   feature=p.zero_shot_feature, threshold=p.threshold, random_state=cfg.seed)
     if p.predictor == "zero-shot" or labelled is None or len(labelled) == 0:
         return TransferPredictor(mode="zero-shot", feature=p.zero_shot_feature, threshold=p.threshold).fit(features)
     cols = [c for c in features.columns if c in labelled.columns]

@@ -58,6 +58,6 @@ def test_fingerprint_follows_results_not_resources():
 
 
 def test_shared_vocabulary_has_one_definition():
-    assert PAIR_MODES == ("multitask", "sequential") and PREDICTOR_MODES == ("zero-shot", "learned")
+    assert PAIR_MODES == ("multitask", "sequential") and PREDICTOR_MODES == ("zero-shot", "learned", "atlas")
     assert set(load_config().search.grid) <= set(GRID_KEYS)
     assert compute_units(cpus=2.0, gpus=0.0) == 2.0 and compute_units(cpus=4.0, gpus=0.25) == 0.25

@@ -25,12 +25,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from raytp.config import PREDICTOR_MODES
 from raytp.errors import PredictorError
 from raytp.predict.families import AUTO, RANKER_COLUMNS, rule_columns
 from raytp.predict.ranks import mean_rank, rank_scale
 
 ESTIMATORS = ("gbm", "logreg")
+MODES = ("zero-shot", "learned")  # prune.predictor atlas is the learned mode trained on an atlas
 NON_FEATURES = frozenset({"source", "target", "random", "gain", "gain_val", "gain_sd", "beneficial", "harmful",
                           "probability", *RANKER_COLUMNS})  # the rankers' columns are ranks over one table
 
@@ -86,8 +86,8 @@ class TransferPredictor:
         return self
 
     def _check_params(self) -> None:
-        if self.mode not in PREDICTOR_MODES:
-            raise PredictorError(f"unknown predictor mode {self.mode!r}; use {' or '.join(PREDICTOR_MODES)}")
+        if self.mode not in MODES:
+            raise PredictorError(f"unknown predictor mode {self.mode!r}; use {' or '.join(MODES)}")
         if self.estimator not in ESTIMATORS:
             raise PredictorError(f"unknown estimator {self.estimator!r}; use {' or '.join(ESTIMATORS)}")
         if not 0 <= self.threshold <= 1:

@@ -54,6 +54,8 @@ def _protocol(run: RunDir) -> str:
         if p.zero_shot_feature == AUTO:
             return f"zero-shot: pairs ranked by the default rule, {RULE}; no outcomes used"
         return f"zero-shot: pairs ranked by {p.zero_shot_feature}, no outcomes used"
+    if p.predictor == "atlas":
+        return f"learned from the transfer atlas {p.atlas}, leaving out every row that involves a task of this run"
     parts = []
     if p.calibration_pairs:
         parts.append(f"{p.calibration_pairs} calibration pairs of this run (searched, cost counted, results kept)")

@@ -12,6 +12,7 @@ import pandas as pd
 from raytp.config import ExperimentConfig
 from raytp.data import load_experiment_data
 from raytp.pipeline import calibration_labels, calibration_sample, features_stage, knowledge_base, predict_stage
+from raytp.predict import load_atlas
 from raytp.report import compare_run
 from raytp.runtime.cluster import ray_session
 from raytp.rundir import prepare_run_dir
@@ -31,6 +32,8 @@ def run_pipeline(cfg: ExperimentConfig, run_dir: str, resume: bool = False, with
     from raytp.runtime.tune_search import run_full_search, run_pruned_search
 
     start = time.perf_counter()
+    if cfg.prune.predictor == "atlas":
+        load_atlas(str(cfg.prune.atlas))  # a bad path fails here, before any training
     ds = load_experiment_data(cfg)
     run = prepare_run_dir(run_dir, cfg, resume=resume)
     stages: dict[str, Any] = run.read_json(PIPELINE)["stages"] if resume and run.has(PIPELINE) else {}
@@ -75,8 +78,10 @@ def run_pipeline(cfg: ExperimentConfig, run_dir: str, resume: bool = False, with
 
         if not done(PRUNING):
             plan = predict_stage(cfg, run, labelled, exclude, spent, margin=margin, outcomes=cal_trials)
+            n_labelled = (plan.predictor.get("n_train_", 0) if cfg.prune.predictor == "atlas"  # atlas rows learned from
+                          else 0 if labelled is None else len(labelled))
             record("predict", {"compute_s": plan.predictor_s, "pairs_kept": len(plan.pairs),
-                               "num_samples": plan.num_samples, "labelled": 0 if labelled is None else len(labelled),
+                               "num_samples": plan.num_samples, "labelled": n_labelled,
                                "fallback": plan.predictor.get("fallback")})
             _log(progress, f"predictor kept {len(plan.pairs)} of {plan.pairs_total} pairs "
                            f"({plan.num_samples} Optuna trials)")

@@ -114,6 +114,16 @@ def c_unknown_backend_yaml(tmp):
         ["exp.yaml", "field 'backend.name'"]
 
 
+def c_atlas_missing_file(tmp):
+    cfg = _small(tmp, prune={"predictor": "atlas", "atlas": str(tmp / "no_atlas.csv.gz")})
+    return ["run", "--config", cfg, "--out", tmp / "run"], tmp / "run", ["prune.atlas", "no_atlas.csv.gz: no such atlas file"]
+
+
+def c_atlas_predictor_without_atlas(tmp):
+    return ["run", "--config", _small(tmp, prune={"predictor": "atlas"}), "--out", tmp / "run"], tmp / "run", \
+        ["prune.predictor atlas needs prune.atlas"]
+
+
 def c_negative_max_train(tmp):
     return ["train", "--max-train", "-5", "--out", tmp / "run"], tmp / "run", ["data.max_train", "greater than"]
 
