@@ -78,7 +78,10 @@ ARMS = {"a": "predictor + first point (one trial per pair, the budget's most pro
         "d": "random ranking + TPE + ASHA", "e": "label phi ranking + TPE + ASHA",
         "f": "no predictor: every (pair, grid point) in random order, one ASHA over all from 1 epoch, "
              "the same compute as (c)",
-        "g": "exploratory, declared after set A3: predictor + TPE + ASHA, allocation covering targets first"}
+        "g": "exploratory, declared after set A3: predictor + TPE + ASHA, allocation covering targets first",
+        "h": "exploratory, declared after sets C, D and the default set: predictor + TPE + ASHA with one trial per "
+             "kept pair at least (prune.trials_per_pair 1): half the budget as warm starts on the most probable "
+             "pairs, the rest TPE by probability"}
 
 
 def _scores(single: dict, full_ok, rows, fixed: float, full_total: float, margin: float,
@@ -157,14 +160,15 @@ def ablation(run_dir: Path, seeds: int = 5) -> dict:
     seeds_list = [cfg.seed + k for k in range(seeds)]
 
     def arms_at(budget: int) -> dict:
-        def alloc(scores, cover: bool = False) -> list[dict]:
+        def alloc(scores, cover: bool = False, min_trials: int | None = None) -> list[dict]:
             scored = preds[["source", "target"]].assign(probability=np.nan_to_num(np.asarray(scores, float), nan=-1e9))
-            return allocate_trials(scored, budget, cfg.prune.trials_per_pair, cover_targets=cover)
+            return allocate_trials(scored, budget, min_trials or cfg.prune.trials_per_pair, cover_targets=cover)
 
         arms = {"a": {"label": ARMS["a"], **score(first_point_arm(table, pairs_ranked, budget))}}
-        runs: dict[str, list] = {k: [] for k in "bcdefg"}
+        runs: dict[str, list] = {k: [] for k in "bcdefgh"}
         cover_alloc = alloc(preds["probability"], cover=True)
         pred_alloc = alloc(preds["probability"])
+        breadth_alloc = alloc(preds["probability"], min_trials=1)
         kw = {"asha": (grace, max_t), "protect_warm": cfg.prune.protect_warm_start}
         for sd in seeds_list:
             runs["b"].append(score(tpe_arm(table, cfg.search.space, cfg.search.grid, pred_alloc, sd)))
@@ -175,6 +179,7 @@ def ablation(run_dir: Path, seeds: int = 5) -> dict:
             if phi is not None:
                 runs["e"].append(score(tpe_arm(table, cfg.search.space, cfg.search.grid, alloc(phi), sd, **kw)))
             runs["g"].append(score(tpe_arm(table, cfg.search.space, cfg.search.grid, cover_alloc, sd, **kw)))
+            runs["h"].append(score(tpe_arm(table, cfg.search.space, cfg.search.grid, breadth_alloc, sd, **kw)))
             runs["f"].append(score(multifidelity_arm(table, float(c["compute_s"].sum()) if len(c) else 0.0, sd,
                                                      grace=1, max_t=max_t), no_predictor_fixed,
                                    ee["single_task_training"] if ee else None))
@@ -228,7 +233,7 @@ def main() -> int:
     if args.check_ablation:
         return check(RESULTS / f"{args.name}_ablation.json")
     if args.ablation_only:
-        return write_ablation(Path(args.ablation_only), args.name, args.sampler_seeds, None)
+        return write_ablation(Path(args.ablation_only), args.name, args.sampler_seeds, None, args.task_set)
     overrides = {"data.tasks": args.tasks.split(",") if args.tasks else None, "prune.predictor": args.predictor,
                  "prune.calibration_pairs": args.calibration_pairs, "prune.zero_shot_feature": args.zero_shot_feature,
                  "train.seeds": args.seeds, "search.replicate": False if args.no_replicate else None}
@@ -301,10 +306,10 @@ def main() -> int:
                "gain_captured_pooled": out["gain_captured_pooled"]}
     targets = {"time_reduction": (">=", 0.85), "f1_loss": ("<=", 0.02), "gain_captured_pooled": (">=", 0.8)}
     code = finish(args, f"{args.name}.json", out, figures, targets)
-    return max(code, write_ablation(run_dir, args.name, args.sampler_seeds, wall))
+    return max(code, write_ablation(run_dir, args.name, args.sampler_seeds, wall, args.task_set))
 
 
-def write_ablation(run_dir: Path, name: str, seeds: int, wall: float | None) -> int:
+def write_ablation(run_dir: Path, name: str, seeds: int, wall: float | None, task_set: str = "in-sample") -> int:
     """Replay the arms, print them, write benchmarks/results/<name>_ablation.json (with the machine's load)."""
     import os
     from raytp.rundir import RunDir, load_run_config
@@ -315,7 +320,7 @@ def write_ablation(run_dir: Path, name: str, seeds: int, wall: float | None) -> 
     pruned = RunDir(run_dir).read_json("search_pruned.json") if RunDir(run_dir).has("search_pruned.json") else {}
     full = RunDir(run_dir).read_json("search_full.json")
     out = {"benchmark": "pruned_vs_full ablation (issue 13)", "name": name, "machine": machine(),
-           "loadavg": os.getloadavg(), "tasks": cfg.data.tasks,
+           "loadavg": os.getloadavg(), "tasks": cfg.data.tasks, "task_set": task_set,
            "regime": {"backend": cfg.backend.name, "target_labels": cfg.data.max_train, "seeds": cfg.train.seeds,
                       "epochs": cfg.train.epochs, "source_examples": cfg.data.source_max_train,
                       "grid": cfg.search.grid, "space": cfg.search.space, "prune": cfg.prune.model_dump(mode="json")},

@@ -99,12 +99,12 @@ def test_benchmark_ablation_replays_every_arm(tmp_path):
                                                       "pruned_total": 5000,
                                                       "full_total": 5000 + int(full["example_epochs"].sum())}})
     out = bench.ablation(tmp_path / "run", seeds=2)
-    assert out["budget_trials"] == int(0.3 * 4 * 15) and set(out["arms"]) == set("abcdefg") | {"full"}
+    assert out["budget_trials"] == int(0.3 * 4 * 15) and set(out["arms"]) == set("abcdefgh") | {"full"}
     assert out["arms"]["full"]["gain_captured_pooled_margin"] in (None, 1.0)
-    for k in "bcdefg":
+    for k in "bcdefgh":
         assert out["arms"][k]["seeds"] == 2 and out["arms"][k]["time_reduction"]["mean"] < 1
     assert out["arms"]["c"]["trials"]["mean"] == out["budget_trials"]
-    for k in "abcdefg":  # time reduction in both units for every arm; the full grid saves nothing in either
+    for k in "abcdefgh":  # time reduction in both units for every arm; the full grid saves nothing in either
         tr = out["arms"][k]["time_reduction_example_epochs"]
         assert 0 < (tr["mean"] if isinstance(tr, dict) else tr) < 1, k
     assert out["arms"]["full"]["time_reduction_example_epochs"] == pytest.approx(0.0)
