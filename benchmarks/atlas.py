@@ -21,6 +21,7 @@ test-labelled outcomes, with bootstrap intervals over targets. ``--folds K``: th
 each group's pairs ranked by a predictor trained without that group, pooled. Writes atlas_eval_<name>.json.
 
     python benchmarks/atlas.py [build] [--config YAML] [--tasks a,b,...] [--max-pairs N] [--grid JSON] [--seeds 3]
+    python benchmarks/atlas.py from-run --run RUN_DIR --corpus NAME   # the atlas tables of an existing full search
     python benchmarks/atlas.py evaluate --atlas benchmarks/results/atlas_default.csv.gz --tasks a,b,c,d,e,f \\
         --task-set declared --name setC
     python benchmarks/atlas.py evaluate --train-atlas atlas_default.csv.gz --atlas atlas_complaints.csv.gz
@@ -249,6 +250,31 @@ def export(args, cfg: ExperimentConfig, run, trials: pd.DataFrame, features: pd.
     return conclude(args, f"atlas_{args.corpus}.json", out, missed)
 
 
+def from_run(args) -> int:
+    """The atlas tables of a run that already holds a full search (``raytp run --with-full``,
+    benchmarks/pruned_vs_full.py): its pairs, features and grid outcomes, with the run's own grid and timing."""
+    from raytp.rundir import RunDir, load_run_config, read_single_task
+    from raytp.rundir.names import PAIR_FEATURES
+    t0 = time.perf_counter()
+    run = RunDir(args.run)
+    cfg = load_run_config(run)
+    single = read_single_task(run).tasks
+    trials = run.read_parquet("search_full.parquet")
+    trials = trials[[c for c in TRIAL_COLUMNS if c in trials.columns]].copy()
+    trials["trial_id"] = [f"{a}>{b}#{g}" for a, b, g in zip(trials["source"], trials["target"], trials["grid_point"])]
+    search = run.read_json("search_full.json")
+    stages = run.read_json("pipeline.json").get("stages", {}) if run.has("pipeline.json") else {}
+    stage = {"single_task_wall_s": float(stages.get("single_task", {}).get("wall_s", 0.0)),
+             "pair_features_wall_s": float(stages.get("pair_features", {}).get("pair_features_s", 0.0))}
+    chunk_log = [{"pairs": int(trials[["source", "target"]].drop_duplicates().shape[0]), "trials": int(len(trials)),
+                  "pair_seeds": int(len(trials)) * cfg.train.seeds, "wall_s": float(search["wall_s"]),
+                  "tune_wall_s": float(search["wall_s"]), "compute_s": float(trials["compute_s"].sum()),
+                  "train_s": float(trials["train_s"].sum()), "load_avg": None}]
+    args.tasks, args.excluded = ",".join(cfg.data.tasks), {}
+    print(f"[atlas] {args.corpus}: from the full search of {run.root} ({len(trials)} trials)", flush=True)
+    return export(args, cfg, run, trials, run.read_parquet(PAIR_FEATURES), single, stage, chunk_log, t0, final=True)
+
+
 # -- evaluate ------------------------------------------------------------------------------------------------------
 
 def rankers(table: pd.DataFrame, extra: list[str] = ()) -> dict[str, np.ndarray]:
@@ -338,7 +364,8 @@ def _f(x: float | None) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = parser(__doc__.splitlines()[0])
-    p.add_argument("mode", nargs="?", choices=("build", "evaluate"), default="build")
+    p.add_argument("mode", nargs="?", choices=("build", "from-run", "evaluate"), default="build")
+    p.add_argument("--run", help="from-run: a run directory holding a full search (its grid, seeds and timing)")
     p.add_argument("--config", help="build: experiment YAML (the corpus and regime; default: the built-in default)")
     p.add_argument("--corpus", default=None, help="build: the atlas's name (default: the --config file's stem, or "
                                                   "'default')")
@@ -376,6 +403,10 @@ def _run(args) -> int:
             raise SystemExit("evaluate needs --atlas")
         return evaluate(args)
     args.corpus = args.corpus or (Path(args.config).name.split(".")[0] if args.config else "default")
+    if args.mode == "from-run":
+        if not args.run:
+            raise SystemExit("from-run needs --run RUN_DIR")
+        return from_run(args)
     if args.quick and not args.tasks and not args.max_pairs:
         args.max_pairs = 6  # a smoke run: the first six pairs
     return build(args)

@@ -48,3 +48,11 @@ def test_atlas_resumes_pair_by_pair(tmp_path, ray_local):
     summary = json.loads((tmp_path / "out" / "atlas_tiny.json").read_text())
     assert summary["pairs_in_atlas"] == 4 and summary["pairs_total"] == 6
     assert summary["timing"]["wall_s_per_pair_seed"] > 0 and summary["timing"]["projected_full_atlas_s"] > 0
+
+    # the same tables from a run that already holds the full search (atlas.py from-run): same rows, same outcomes
+    run.write_parquet("search_full.parquet", second)
+    run.write_json("search_full.json", {"wall_s": 1.0})
+    assert atlas.main(["from-run", "--run", str(run.root), "--corpus", "tinyrun", "--quick",
+                       "--out", str(tmp_path / "out")]) == 0
+    again = pd.read_csv(tmp_path / "out" / "atlas_tinyrun.csv.gz")
+    pd.testing.assert_frame_equal(again.drop(columns="corpus"), table.drop(columns="corpus"))
