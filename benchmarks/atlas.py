@@ -251,28 +251,44 @@ def export(args, cfg: ExperimentConfig, run, trials: pd.DataFrame, features: pd.
 
 
 def from_run(args) -> int:
-    """The atlas tables of a run that already holds a full search (``raytp run --with-full``,
-    benchmarks/pruned_vs_full.py): its pairs, features and grid outcomes, with the run's own grid and timing."""
+    """The atlas tables of runs that already hold a full search (``raytp run --with-full``,
+    benchmarks/pruned_vs_full.py), pooled: their pairs, features and grid outcomes, with their grid and timing.
+    The runs must share the regime (grid, seeds, label budget) and no ordered pair may appear twice."""
     from raytp.rundir import RunDir, load_run_config, read_single_task
     from raytp.rundir.names import PAIR_FEATURES
     t0 = time.perf_counter()
-    run = RunDir(args.run)
-    cfg = load_run_config(run)
-    single = read_single_task(run).tasks
-    trials = run.read_parquet("search_full.parquet")
-    trials = trials[[c for c in TRIAL_COLUMNS if c in trials.columns]].copy()
-    trials["trial_id"] = [f"{a}>{b}#{g}" for a, b, g in zip(trials["source"], trials["target"], trials["grid_point"])]
-    search = run.read_json("search_full.json")
-    stages = run.read_json("pipeline.json").get("stages", {}) if run.has("pipeline.json") else {}
-    stage = {"single_task_wall_s": float(stages.get("single_task", {}).get("wall_s", 0.0)),
-             "pair_features_wall_s": float(stages.get("pair_features", {}).get("pair_features_s", 0.0))}
-    chunk_log = [{"pairs": int(trials[["source", "target"]].drop_duplicates().shape[0]), "trials": int(len(trials)),
-                  "pair_seeds": int(len(trials)) * cfg.train.seeds, "wall_s": float(search["wall_s"]),
-                  "tune_wall_s": float(search["wall_s"]), "compute_s": float(trials["compute_s"].sum()),
-                  "train_s": float(trials["train_s"].sum()), "load_avg": None}]
-    args.tasks, args.excluded = ",".join(cfg.data.tasks), {}
-    print(f"[atlas] {args.corpus}: from the full search of {run.root} ({len(trials)} trials)", flush=True)
-    return export(args, cfg, run, trials, run.read_parquet(PAIR_FEATURES), single, stage, chunk_log, t0, final=True)
+    runs = [RunDir(r) for r in args.run]
+    cfgs = [load_run_config(r) for r in runs]
+    regime = lambda c: (c.search.grid, c.train.seeds, c.data.max_train, c.data.source_max_train, c.backend.name)  # noqa
+    if any(regime(c) != regime(cfgs[0]) for c in cfgs):
+        raise SystemExit("from-run: the runs differ in grid, seeds, label budget or backend; an atlas needs one regime")
+    trials, features, single, stage, chunk_log, tasks = [], [], {}, {"single_task_wall_s": 0.0,
+                                                                   "pair_features_wall_s": 0.0}, [], []
+    for run, cfg in zip(runs, cfgs):
+        tr = run.read_parquet("search_full.parquet")
+        tr = tr[[c for c in TRIAL_COLUMNS if c in tr.columns]].copy()
+        tr["trial_id"] = [f"{a}>{b}#{g}" for a, b, g in zip(tr["source"], tr["target"], tr["grid_point"])]
+        trials.append(tr)
+        features.append(run.read_parquet(PAIR_FEATURES))
+        single.update(read_single_task(run).tasks)
+        tasks += [t for t in cfg.data.tasks if t not in tasks]
+        search = run.read_json("search_full.json")
+        stages = run.read_json("pipeline.json").get("stages", {}) if run.has("pipeline.json") else {}
+        stage["single_task_wall_s"] += float(stages.get("single_task", {}).get("wall_s", 0.0))
+        stage["pair_features_wall_s"] += float(stages.get("pair_features", {}).get("pair_features_s", 0.0))
+        chunk_log.append({"run": str(run.root), "pairs": int(tr[["source", "target"]].drop_duplicates().shape[0]),
+                          "trials": int(len(tr)), "pair_seeds": int(len(tr)) * cfg.train.seeds,
+                          "wall_s": float(search["wall_s"]), "tune_wall_s": float(search["wall_s"]),
+                          "compute_s": float(tr["compute_s"].sum()), "train_s": float(tr["train_s"].sum()),
+                          "load_avg": None})
+    trials_all = pd.concat(trials, ignore_index=True)
+    if trials_all.duplicated(["source", "target", "grid_point"]).any():
+        raise SystemExit("from-run: an ordered pair appears in more than one run")
+    cfg = cfgs[0].model_copy(update={"data": cfgs[0].data.model_copy(update={"tasks": tasks})})
+    args.tasks, args.excluded = ",".join(tasks), {}
+    print(f"[atlas] {args.corpus}: from the full searches of {len(runs)} run(s) ({len(trials_all)} trials)", flush=True)
+    return export(args, cfg, runs[0], trials_all, pd.concat(features, ignore_index=True), single, stage, chunk_log,
+                  t0, final=True)
 
 
 # -- evaluate ------------------------------------------------------------------------------------------------------
@@ -365,7 +381,8 @@ def _f(x: float | None) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("mode", nargs="?", choices=("build", "from-run", "evaluate"), default="build")
-    p.add_argument("--run", help="from-run: a run directory holding a full search (its grid, seeds and timing)")
+    p.add_argument("--run", action="append", default=[], help="from-run: a run directory holding a full search (its "
+                                                                "grid, seeds and timing); repeat to pool several")
     p.add_argument("--config", help="build: experiment YAML (the corpus and regime; default: the built-in default)")
     p.add_argument("--corpus", default=None, help="build: the atlas's name (default: the --config file's stem, or "
                                                   "'default')")
