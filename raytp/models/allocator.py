@@ -13,7 +13,7 @@ import ctypes
 import ctypes.util
 import sys
 
-_M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_MAX = -1, -2, -4
+_M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_MAX, _M_ARENA_MAX = -1, -2, -4, -8
 _applied = False
 
 
@@ -29,7 +29,7 @@ def retain_freed_memory() -> bool:
         mallopt = libc.mallopt
     except (OSError, AttributeError):  # not glibc (musl has no mallopt)
         return False
-    ok = all(mallopt(opt, val) == 1 for opt, val in ((_M_TRIM_THRESHOLD, 1 << 30), (_M_TOP_PAD, 64 << 20),
-                                                      (_M_MMAP_MAX, 0)))
+    ok = all(mallopt(opt, val) == 1 for opt, val in ((_M_ARENA_MAX, 1), (_M_TRIM_THRESHOLD, 1 << 30),
+                                                      (_M_TOP_PAD, 64 << 20), (_M_MMAP_MAX, 0)))
     _applied = ok
     return ok

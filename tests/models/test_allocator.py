@@ -36,3 +36,29 @@ def test_the_setting_is_a_documented_resource_key():
     from raytp.config import load_config
     assert load_config(None, {}).resources.retain_freed_memory is True
     assert load_config(None, {"resources.retain_freed_memory": False}).resources.retain_freed_memory is False
+
+
+THREADS = """
+import resource, sys, threading
+import torch
+from raytp.models.allocator import retain_freed_memory
+if sys.argv[1] == "retain":
+    assert retain_freed_memory()
+def trial():  # what a Tune trial does: a new thread, large and small tensors, all freed at the end
+    big = [torch.randn(300_000, 64) for _ in range(4)]
+    small = [torch.randn(1000, 64) for _ in range(2000)]
+    del big, small
+for _ in range(12):
+    t = threading.Thread(target=trial); t.start(); t.join()
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+"""
+
+
+def test_trials_in_new_threads_do_not_grow_the_process():
+    """Tune runs each trial in a new thread: with freed memory kept, one arena must serve them all."""
+    def peak(mode: str) -> int:
+        out = subprocess.run([sys.executable, "-c", THREADS, mode], capture_output=True, text=True, timeout=300,
+                             check=True)
+        return int(out.stdout.strip().splitlines()[-1])
+    retained, default = peak("retain"), peak("default")
+    assert retained <= default * 1.15 + 50, (retained, default)
