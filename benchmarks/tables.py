@@ -19,7 +19,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 FILES = (ROOT / "README.md", ROOT / "benchmarks" / "README.md")
-BLOCK = re.compile(r"(<!-- results:(?P<name>[\w./-]+):start -->\n)(?P<body>.*?)(<!-- results:(?P=name):end -->)", re.S)
+BLOCK = re.compile(r"(<!-- results:(?P<name>[\w.,/-]+):start -->\n)(?P<body>.*?)(<!-- results:(?P=name):end -->)", re.S)
 
 
 def _f(v: Any, digits: int = 3) -> str:
@@ -174,9 +174,37 @@ VIEWS = {"headline": headline, "rankers": rankers, "families": families, "input_
          "ablation": ablation}
 
 
+def sets(rs: list[dict]) -> str:
+    """One row per pruned-vs-full run (stems joined by commas, ``a,b,c/sets``): the live default search and its
+    ranking against the best zero-shot baseline, with intervals and whether the set was declared."""
+    rows = ["| task set | pairs (beneficial) | time reduction: seconds / example-epochs | F1 loss [95 %] | pooled gain "
+            "captured, targets beyond the margin [95 %] | predictor AUC [95 %] | best other ranker: AUC, predictor "
+            "minus it [95 %] |", "|---|---|---|---|---|---|---|"]
+    for r in rs:
+        iv, p = r["intervals"], r["predictor"]
+        best = max(r["baselines"].items(), key=lambda kv: -1 if kv[1]["auc"] is None else kv[1]["auc"])
+        d = p["intervals"].get(f"auc_minus_{best[0]}") or {}
+        diff = "—" if d.get("low") is None else f"{d['estimate']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]"
+        label = {"pruned_vs_full": "default 8 tasks", "cross_corpus": "cross-corpus halves"}.get(r["benchmark"],
+                                                                                               r["benchmark"])
+        rows.append(f"| {label} ({r.get('task_set', '?')}) | {r['pairs_total']} ({r['pairs_beneficial']}) | "
+                    f"{_f(r['time_reduction'])} / {_f(r.get('time_reduction_example_epochs'))} | "
+                    f"{_ci(r['f1_loss'], iv['f1_loss'])} | "
+                    f"{_ci(r['gain_captured_pooled_beyond_margin'], iv['gain_captured_pooled_beyond_margin'])} "
+                    f"({r['targets_beyond_margin']} targets) | {_ci(p['auc'], p['intervals']['auc'])} | "
+                    f"{best[0]}: {_f(best[1]['auc'])}, {diff} |")
+    dates = sorted({r.get("machine", {}).get("date", "?")[:10] for r in rs})
+    return "\n".join(rows) + f"\n\nMeasured {', '.join(dates)}; `benchmarks/results/<task set>.json`."
+
+
 def render(name: str, results: Path = RESULTS) -> str:
-    """The block NAME (``stem`` or ``stem/view``) from ``results/stem.json``."""
+    """The block NAME (``stem`` or ``stem/view``) from ``results/stem.json``; ``a,b,c/sets``: several."""
     stem, _, view = name.partition("/")
+    if view == "sets":
+        missing = [s for s in stem.split(",") if not (results / f"{s}.json").is_file()]
+        if missing:
+            raise SystemExit(f"{results / (missing[0] + '.json')}: missing (block results:{name})")
+        return sets([json.loads((results / f"{s}.json").read_text()) for s in stem.split(",")])
     path = results / f"{stem}.json"
     if not path.is_file():
         raise SystemExit(f"{path}: missing (block results:{name})")

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from tests.test_report import _full, _single
 
@@ -95,3 +96,13 @@ def test_families_view_lists_feature_groups_and_scores(tmp_path):
     out = tables.regenerate("<!-- results:toy/families:start -->\n<!-- results:toy/families:end -->\n", results)
     assert "| gradient_attribution | 3 | 0.610 | 0.010 |" in out and "| representation | 2 | — | 0.020 |" in out
     assert "| signature_only | 0.700 | 0.000 |" in out and "Task set **declared**" in out
+
+
+def test_sets_view_has_one_row_per_json_and_names_the_best_other_ranker(tmp_path):
+    tables = _tables()
+    res = _report(tmp_path)
+    text = tables.render("toy,toy/sets", res)
+    rows = [line for line in text.splitlines() if line.startswith("| toy")]
+    assert len(rows) == 2 and "(declared)" in rows[0]
+    with pytest.raises(SystemExit, match="missing"):
+        tables.render("toy,nothere/sets", res)
