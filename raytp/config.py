@@ -432,8 +432,8 @@ class PruneConfig(_Strict):
                             "(NaN-aware), a '-' prefix means lower is better. 'auto': the default rule, the mean "
                             "rank of whichever signal families a pair has: label phi (only where an in-budget "
                             "example is positive for both tasks; never on one-vs-rest task sets), LogME, the "
-                            "signature-only ranker (gradient attributions), TextEmb. Also the learned mode's "
-                            "fallback.")
+                            "signature-only ranker (gradient attributions), TextEmb; 'auto-no-attribution': the "
+                            "same rule without the gradient-attribution family. Also the learned mode's fallback.")
     trials_per_pair: int = Field(2, ge=1, le=1000, description="Trials per kept pair (under budget: the minimum). A pair's "
                                                      "first trial is at the grid's first point (warm start); its "
                                                      "target's Optuna TPE study (one per target) samples search.space "

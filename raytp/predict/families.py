@@ -56,6 +56,8 @@ RANKER_COLUMNS = (SIGNATURE_ONLY, TASK_STATISTICS_RANKER)
 TASK_STATISTICS_TERMS = (("target_positives", -1.0), ("source_positives", 1.0), ("target_f1_val", -1.0))
 
 AUTO = "auto"
+NO_ATTRIBUTION = "auto-no-attribution"  # the same rule without the gradient-attribution family
+AUTO_RULES = {AUTO: (), NO_ATTRIBUTION: (GRADIENT_ATTRIBUTION,)}  # rule name -> families it leaves out
 RULE = ("the mean rank of whichever signal families a pair has: label co-occurrence (label_phi, only where "
         "the pair's in-budget labels have an example positive for both tasks, so that phi is not a function "
         "of the two base rates alone, as it is on one-vs-rest task sets), representation (logme), gradient "
@@ -110,9 +112,10 @@ def shares_positives(X: pd.DataFrame) -> np.ndarray:
     return np.nan_to_num(_values(X, "label_copositives"), nan=0.0) > 0
 
 
-def rule_columns(X: pd.DataFrame) -> dict[str, np.ndarray]:
-    """The default rule's score per family the table holds (NaN where a pair lacks it): label phi masked
-    where no example is positive for both tasks, LogME, the signature-only ranker, TextEmb."""
+def rule_columns(X: pd.DataFrame, rule: str = AUTO) -> dict[str, np.ndarray]:
+    """The rule's score per family the table holds (NaN where a pair lacks it): label phi masked where no
+    example is positive for both tasks, LogME, the signature-only ranker, TextEmb; ``rule`` (``AUTO_RULES``)
+    may leave families out."""
     out: dict[str, np.ndarray] = {}
     if "label_phi" in X.columns:
         out[LABEL_COOCCURRENCE] = np.where(shares_positives(X), _values(X, "label_phi"), np.nan)
@@ -123,4 +126,4 @@ def rule_columns(X: pd.DataFrame) -> dict[str, np.ndarray]:
         out[GRADIENT_ATTRIBUTION] = sig
     if "textemb" in X.columns:
         out[TEXT_EMBEDDING] = _values(X, "textemb")
-    return {k: v for k, v in out.items() if np.isfinite(v).any()}
+    return {k: v for k, v in out.items() if np.isfinite(v).any() and k not in AUTO_RULES[rule]}

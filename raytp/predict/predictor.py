@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from raytp.errors import PredictorError
-from raytp.predict.families import AUTO, RANKER_COLUMNS, rule_columns
+from raytp.predict.families import AUTO_RULES, RANKER_COLUMNS, rule_columns
 from raytp.predict.ranks import mean_rank, rank_scale
 
 ESTIMATORS = ("gbm", "logreg")
@@ -104,8 +104,8 @@ class TransferPredictor:
         return self._zero_shot_terms()[0][0]
 
     def _zero_shot_scores(self, X: pd.DataFrame) -> np.ndarray:
-        if self.feature == AUTO:
-            families = rule_columns(X)
+        if self.feature in AUTO_RULES:
+            families = rule_columns(X, self.feature)
             return rank_scale(mean_rank(list(families.values()))) if families else np.zeros(len(X))
         terms = self._zero_shot_terms()
         mean = mean_rank([sign * X[col].to_numpy(dtype=np.float64) for col, sign in terms])
@@ -132,8 +132,8 @@ class TransferPredictor:
                 self.mode_ = "zero-shot"
                 self.fallback_ = (f"only {counts[1]} beneficial and {counts[0]} other pairs to learn from "
                                   f"(< {self.min_class} of a class): ranking by {self.feature} instead")
-        if self.mode_ == "zero-shot" and self.feature == AUTO:
-            self.feature_names_ = list(rule_columns(X))  # the families found; at predict time the rule re-reads X
+        if self.mode_ == "zero-shot" and self.feature in AUTO_RULES:
+            self.feature_names_ = list(rule_columns(X, self.feature))  # the families found; at predict time the rule re-reads X
             if not self.feature_names_:
                 raise PredictorError("the default rule found no signal family (label_phi, logme, gradient-attribution "
                                      "signatures, textemb) in the pair table")
@@ -200,7 +200,7 @@ class TransferPredictor:
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """(n, 2) array: P(not beneficial), P(beneficial) per row of ``X``."""
         self._check_fitted()
-        if not (self.mode_ == "zero-shot" and self.feature == AUTO):
+        if not (self.mode_ == "zero-shot" and self.feature in AUTO_RULES):
             self._require(X, self.feature_names_)
         if self.mode_ == "zero-shot":
             p = self._zero_shot_scores(X)

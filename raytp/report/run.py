@@ -6,7 +6,7 @@ from typing import Any
 
 import pandas as pd
 
-from raytp.predict.families import AUTO, RULE
+from raytp.predict.families import AUTO, NO_ATTRIBUTION, RULE
 from raytp.rundir import RunDir, load_run_config
 from raytp.rundir.records import read_pruning_plan, read_single_task
 from raytp.rundir.names import (CALIBRATION, PAIR_PREDICTIONS, PIPELINE, PLOTS, PRUNING, REPORT, REPORT_MD,
@@ -53,6 +53,8 @@ def _protocol(run: RunDir) -> str:
     if p.predictor == "zero-shot":
         if p.zero_shot_feature == AUTO:
             return f"zero-shot: pairs ranked by the default rule, {RULE}; no outcomes used"
+        if p.zero_shot_feature == NO_ATTRIBUTION:
+            return f"zero-shot: pairs ranked by the default rule without gradient attribution, {RULE}; no outcomes used"
         return f"zero-shot: pairs ranked by {p.zero_shot_feature}, no outcomes used"
     if p.predictor == "atlas":
         return f"learned from the transfer atlas {p.atlas}, leaving out every row that involves a task of this run"

@@ -143,3 +143,12 @@ def test_default_rule_per_pair_and_with_missing_families():
     assert np.argmax(p.predict_proba(only_text)[:, 1]) == np.argmax(only_text["textemb"].to_numpy())
     with pytest.raises(PredictorError, match="no signal family"):
         TransferPredictor(mode="zero-shot", feature="auto").fit(X[["source", "target", "random"]])
+
+
+def test_the_rule_without_attribution_leaves_the_gradient_family_out_and_nothing_else():
+    X = with_rankers(_table(copositives=2))
+    with_all, without = rule_columns(X), rule_columns(X, "auto-no-attribution")
+    assert GRADIENT_ATTRIBUTION in with_all and GRADIENT_ATTRIBUTION not in without
+    assert set(with_all) - set(without) == {GRADIENT_ATTRIBUTION}
+    p = TransferPredictor(mode="zero-shot", feature="auto-no-attribution").fit(X)
+    assert GRADIENT_ATTRIBUTION not in p.feature_names_ and len(p.predict_proba(X)) == len(X)
