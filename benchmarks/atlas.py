@@ -297,9 +297,10 @@ def rankers(table: pd.DataFrame, extra: list[str] = ()) -> dict[str, np.ndarray]
     """Every zero-shot ranker the table can compute: each baseline column, the default recipe and ``extra``
     (zero-shot feature expressions: ``col``, ``-col``, ``a+b``)."""
     from raytp.predict import BASELINES, TransferPredictor
+    from raytp.predict.families import AUTO_RULES
     out = {name: table[col].to_numpy(float) for name, col in BASELINES.items() if col in table}
     for expr in [PruneConfig().zero_shot_feature, *extra]:
-        if all(t.strip().lstrip("-") in table for t in expr.split("+")):
+        if expr in AUTO_RULES or all(t.strip().lstrip("-") in table for t in expr.split("+")):
             name = expr if expr in extra else f"default_recipe({expr})"
             out[name] = TransferPredictor(mode="zero-shot", feature=expr).fit(table).predict_proba(table)[:, 1]
         elif expr in extra:
