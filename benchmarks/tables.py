@@ -197,14 +197,29 @@ def sets(rs: list[dict]) -> str:
     return "\n".join(rows) + f"\n\nMeasured {', '.join(dates)}; `benchmarks/results/<task set>.json`."
 
 
+def atlas(rs: list[dict]) -> str:
+    """Atlas evaluations (``atlas_eval_a,atlas_eval_b/atlas``): per ranked set, the atlas-learned predictor's AUC with
+    its interval beside every zero-shot ranker's AUC."""
+    names = [k for k in rs[0]["auc_point"] if k != "atlas_predictor"]
+    rows = ["| ranked set | beneficial / pairs | training rows | atlas-learned predictor [95 %] | "
+            + " | ".join(names) + " |", "|---|---|---|---|" + "---|" * len(names)]
+    for r in rs:
+        a = r["results"]["atlas_predictor"]["auc"]
+        rows.append(f"| {r['name']} ({r.get('task_set', '?')}) | {r['beneficial_test']} / {r['pairs_ranked']} | "
+                    f"{r['train_rows']} | {_ci(a['estimate'], a)} | "
+                    + " | ".join(_f(r["auc_point"].get(n)) for n in names) + " |")
+    return "\n".join(rows) + f"\n\nAtlas `{rs[0]['atlas']}`; `benchmarks/results/atlas_eval_<set>.json`."
+
+
 def render(name: str, results: Path = RESULTS) -> str:
     """The block NAME (``stem`` or ``stem/view``) from ``results/stem.json``; ``a,b,c/sets``: several."""
     stem, _, view = name.partition("/")
-    if view == "sets":
+    if view in ("sets", "atlas"):
         missing = [s for s in stem.split(",") if not (results / f"{s}.json").is_file()]
         if missing:
             raise SystemExit(f"{results / (missing[0] + '.json')}: missing (block results:{name})")
-        return sets([json.loads((results / f"{s}.json").read_text()) for s in stem.split(",")])
+        return (sets if view == "sets" else atlas)([json.loads((results / f"{s}.json").read_text())
+                                                     for s in stem.split(",")])
     path = results / f"{stem}.json"
     if not path.is_file():
         raise SystemExit(f"{path}: missing (block results:{name})")
