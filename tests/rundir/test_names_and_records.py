@@ -66,8 +66,8 @@ def test_single_task_summary_round_trips_through_the_run_directory(tmp_path):
     write_single_task(run, _summary())
     assert read_single_task(run) == _summary()
     assert list(json.loads((tmp_path / "run" / names.SINGLE_TASK).read_text())) == [
-        "tasks", "failed", "attempts", "wall_s", "compute_s", "workers", "seeds", "config_fingerprint",
-        "data_fingerprint", "backend"]  # the file's layout, as the single-task stage always wrote it
+        "tasks", "failed", "attempts", "wall_s", "compute_s", "example_epochs", "workers", "seeds",
+        "config_fingerprint", "data_fingerprint", "backend"]  # the file's layout (example_epochs since the cost unit)
     assert _summary().trained(["shelter", "water", "food"]) == ["water", "food"]
 
 
