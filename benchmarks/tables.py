@@ -192,7 +192,8 @@ def sets(rs: list[dict]) -> str:
                     f"{_ci(r['f1_loss'], iv['f1_loss'])} | "
                     f"{_ci(r['gain_captured_pooled_beyond_margin'], iv['gain_captured_pooled_beyond_margin'])} "
                     f"({r['targets_beyond_margin']} targets) | {_ci(p['auc'], p['intervals']['auc'])} | "
-                    f"{best[0]}: {_f(best[1]['auc'])}, {diff} |")
+                    + (f"{best[0]}: {_f(best[1]['auc'])}, {diff} |" if best[1]["auc"] is not None
+                       else "— (no beneficial pair: AUC undefined) |"))
     dates = sorted({r.get("machine", {}).get("date", "?")[:10] for r in rs})
     return "\n".join(rows) + f"\n\nMeasured {', '.join(dates)}; `benchmarks/results/<task set>.json`."
 
