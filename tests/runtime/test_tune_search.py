@@ -213,9 +213,11 @@ def test_ctrl_c_during_a_search_ends_with_one_line_and_a_resumable_state(tiny, t
     import time
     from pathlib import Path
     cfg, ds, single = tiny
+    # long enough that the search is still running when the signal arrives, on a quiet machine too
+    # (6 pairs x 12 points, one trial at a time, 6 epochs each)
     big = cfg.model_copy(update={"search": cfg.search.model_copy(update={
-        "grid": {"mode": ["multitask", "sequential"], "lr_scale": [1.0, 0.3, 3.0]}, "replicate": False,
-        "max_concurrent_trials": 1})})
+        "grid": {"mode": ["multitask", "sequential"], "lr_scale": [1.0, 0.3, 3.0, 0.5, 2.0, 0.1]}, "replicate": False,
+        "max_concurrent_trials": 1}), "train": cfg.train.model_copy(update={"epochs": 6, "patience": 6})})
     run = make_run_dir(tmp_path / "run", big, single)
     exp = Path(run.root) / "tune" / "search_full"
     env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "RAYTP_API_TOKEN")}
@@ -226,7 +228,7 @@ def test_ctrl_c_during_a_search_ends_with_one_line_and_a_resumable_state(tiny, t
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and proc.poll() is None:
             if any(p.stat().st_size > 0 for p in exp.glob("full_*/result.json")):
-                break  # a trial has reported: the search is under way (36 trials, one at a time)
+                break  # a trial has reported: the search is under way (72 trials, one at a time)
             time.sleep(0.5)
         assert proc.poll() is None, (tmp_path / "search.log").read_text()[-2000:]
         proc.send_signal(signal.SIGINT)
