@@ -89,6 +89,13 @@ def atlas_config(args) -> ExperimentConfig:
 
 # -- the tables ----------------------------------------------------------------------------------------------------
 
+def atlas_trials(rows: pd.DataFrame) -> pd.DataFrame:
+    """A search table's rows as atlas trials: the atlas's columns, each trial named source>target#grid_point."""
+    out = rows[[c for c in TRIAL_COLUMNS if c in rows.columns]].copy()
+    out["trial_id"] = [f"{a}>{b}#{g}" for a, b, g in zip(out["source"], out["target"], out["grid_point"])]
+    return out
+
+
 def pair_table(trials: pd.DataFrame, features: pd.DataFrame, cfg: ExperimentConfig, single: dict[str, Any],
                corpus: str) -> tuple[pd.DataFrame, dict[str, float]]:
     """One row per completed pair: its features and its full-grid outcome (the best-validation configuration,
@@ -168,8 +175,7 @@ def build(args) -> int:
             s = run_full_search(cfg, ds, single, run, progress=args.progress, replicate=False, pairs=chunk, name="atlas")
             wall = time.perf_counter() - start
             got = run.read_parquet("search_atlas.parquet")
-            got = got[[c for c in TRIAL_COLUMNS if c in got.columns]].copy()
-            got["trial_id"] = [f"{a}>{b}#{g}" for a, b, g in zip(got["source"], got["target"], got["grid_point"])]
+            got = atlas_trials(got)
             trials = pd.concat([trials, got], ignore_index=True) if len(trials) else got
             run.write_parquet(TRIALS, trials)
             n_ps = len(got) * seeds
@@ -266,8 +272,7 @@ def from_run(args) -> int:
                                                                    "pair_features_wall_s": 0.0}, [], []
     for run, cfg in zip(runs, cfgs):
         tr = run.read_parquet("search_full.parquet")
-        tr = tr[[c for c in TRIAL_COLUMNS if c in tr.columns]].copy()
-        tr["trial_id"] = [f"{a}>{b}#{g}" for a, b, g in zip(tr["source"], tr["target"], tr["grid_point"])]
+        tr = atlas_trials(tr)
         trials.append(tr)
         features.append(run.read_parquet(PAIR_FEATURES))
         single.update(read_single_task(run).tasks)
