@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from raytp.search.distributions import discretised
+from raytp.search.outcomes import SOURCE_PHASE_KEY
 from raytp.config import grid_points
 from raytp.search.tpe import TargetStudies
 
@@ -80,8 +81,8 @@ class GridTable:
         return [float(v) - self.base_val[target] for v in r.curve_f1_val]
 
 
-PHASE_COLUMNS = ("hp_mode", "hp_lr", "hp_epochs", "hp_hidden", "source_example_epochs")  # for total_example_epochs's
-# once-per-search count of sequential source phases
+# what total_example_epochs needs to count a shared sequential source phase once
+PHASE_COLUMNS = ("hp_mode", "source_example_epochs", *SOURCE_PHASE_KEY[1:])
 
 
 def _key(point: dict[str, Any]) -> tuple:
