@@ -1,9 +1,11 @@
 """Pair searches on Ray Tune: the full grid (the reference) and the pruned Optuna + ASHA search.
 
 Each trial trains one (source, target, hyperparameters) configuration over ``train.seeds`` seeds
-in lockstep (``raytp.search.pairs.PairTrainer``) and reports the seed-mean target metrics after
-every epoch, so ASHA can stop it early. The dataset travels once through the object store; each
-worker process featurises it once and keeps it (``reuse_actors``), so a trial costs its training.
+in lockstep (``raytp.search.pairs.PairTrainer``). A pruned trial reports the seed-mean target metrics after
+every epoch, so ASHA can stop it early; a full-grid trial (FIFO: nothing reads it early) reports once, at its end,
+with the per-epoch curves packed in, since Tune's controller pays per result. The dataset travels once through
+the object store; each worker process featurises it once and keeps it (``reuse_actors``), so a trial costs its
+training.
 
 Accounting: a trial's compute seconds = its wall time inside the worker x the resources it holds
 (the GPU fraction when GPUs are requested, else its CPUs); the summary adds them up and also
@@ -16,6 +18,7 @@ ran), with ``curve_example_epochs`` per epoch; ``eval_examples`` counts the vali
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import os
 import signal
@@ -55,7 +58,8 @@ COLUMNS = ["trial_id", "source", "target", "grid_point", "warm", "hp_mode", "hp_
 def _pair_trial(config: dict[str, Any], *, cfg_dict: dict[str, Any], ds_box: list[Any],
                 trials: list[dict[str, Any]] | None, baselines: dict[str, dict[str, Any]],
                 fail_on: list[str]) -> None:
-    """Tune trainable: one configuration over the config's seeds, one report per target epoch."""
+    """Tune trainable: one configuration over the config's seeds; a pruned trial reports after every target epoch
+    (for ASHA), a full-grid trial once, at its end, with its per-epoch curves packed in."""
     from raytp.search.pairs import PairTrainer
     start = time.perf_counter()
     cfg = config_from_dict(cfg_dict)
@@ -72,12 +76,27 @@ def _pair_trial(config: dict[str, Any], *, cfg_dict: dict[str, Any], ds_box: lis
     trainer = PairTrainer(with_hidden(backend, cfg.backend, resolved.hidden), features, ds, cfg, source, target, resolved,
                           cfg.seeds(),
                           baseline_f1_val=baselines[target]["f1_val"])
-    while not trainer.done:
-        m = trainer.step()
-        metrics = {k: v for k, v in m.items() if not isinstance(v, list)}
-        metrics.update({"pair": f"{source}>{target}", "trainer_done": trainer.done, "train_s": m["seconds"],
-                        "trial_s": time.perf_counter() - start, "node_id": ray.get_runtime_context().get_node_id()})
-        tune.report(metrics)
+    every_epoch = "i" not in config  # ASHA reads the pruned search's every epoch; the full grid (FIFO) only its end
+    curves: dict[str, list[float]] = {name: [] for name in CURVES}
+    metrics: dict[str, Any] = {}
+    try:
+        while not trainer.done:
+            m = trainer.step()
+            metrics = {k: v for k, v in m.items() if not isinstance(v, list)}
+            metrics.update({"pair": f"{source}>{target}", "trainer_done": trainer.done, "train_s": m["seconds"],
+                            "trial_s": time.perf_counter() - start, "node_id": ray.get_runtime_context().get_node_id()})
+            for name, key in CURVES.items():
+                curves[name].append(metrics[key])
+            if every_epoch:
+                tune.report(metrics)
+    finally:  # one result per full-grid trial, the per-epoch curves packed into it (Tune's cost is per result);
+        if not every_epoch and metrics:  # a trial that fails part-way still reports what it trained
+            tune.report({**metrics, PACKED_CURVES: json.dumps(curves)})
+
+
+CURVES = {"curve_f1_val": "f1_val", "curve_f1_test": "f1_test", "curve_s": "trial_s",
+          "curve_example_epochs": "example_epochs"}  # row column -> the per-epoch metric it lists
+PACKED_CURVES = "curves_json"  # a full-grid trial's one result carries its curves under this key
 
 
 def trial_point(config: dict[str, Any]) -> dict[str, Any]:
@@ -136,15 +155,16 @@ class _StateRecorder(tune.Callback):
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_record": None, "_key": None}
 
-    def flush(self, trials: list | None = None) -> None:
+    def flush(self, trials: list | None = None, full: bool = False) -> None:
+        """Record what changed (``full``: walk every directory, not only those whose time changed)."""
         run = RunDir(self.run_root)
         if self._record is None:
             self._key = state_key()
             self._record = load_state_record(run, self.record_rel, self._key, missing_ok=True)
         storage = getattr(trials[0], "storage", None) if trials else None
         staging = getattr(storage, "experiment_driver_staging_path", None)
-        grew = self._record.update(Path(staging)) if staging else False
-        grew = self._record.update(Path(self.exp_dir)) or grew
+        grew = self._record.update(Path(staging), full) if staging else False
+        grew = self._record.update(Path(self.exp_dir), full) or grew
         if grew or not run.has(self.record_rel):
             run.write_json(self.record_rel, self._record.to_json(self._key))
 
@@ -152,7 +172,7 @@ class _StateRecorder(tune.Callback):
         self.flush(trials)
 
     def on_experiment_end(self, trials: list, **info: Any) -> None:
-        self.flush(trials)
+        self.flush(trials, full=True)
 
 
 def load_state_record(run: RunDir, rel: str, key: bytes, missing_ok: bool = False) -> StateRecord:
@@ -236,7 +256,7 @@ def _run_tuner(cfg: ExperimentConfig, ds: MultiTaskDataset, single: dict[str, An
         grid = tuner.fit()
     wall = time.perf_counter() - start
     if recorder is not None:
-        recorder.flush()  # the final state (a restored Tuner runs its own unpickled copy of the recorder)
+        recorder.flush(full=True)  # the final state (a restored Tuner runs its own unpickled copy of the recorder)
     if interrupted.is_set() or _unfinished(grid):  # Ctrl-C: Tune stopped the experiment and saved its state
         raise Interrupted(f"{mode} search stopped before its trials finished; its state is saved in {exp_path}: "
                           "run the same command with --resume to continue")
@@ -317,17 +337,20 @@ def _row(result: Any, trial_id: str, source: str, target: str, point: dict[str, 
 def _curves(result: Any) -> dict[str, list[float] | None]:
     """Per-epoch seed-mean validation F1, test F1 (of the best epoch so far), trial seconds and cumulative
     example-epochs: what an exact simulation of a scheduler stopping this trial after any epoch would have seen
-    and spent."""
+    and spent. A full-grid trial packs them into its one result; a pruned trial reported every epoch."""
+    packed = (result.metrics or {}).get(PACKED_CURVES)
+    if packed:
+        curves = json.loads(packed)
+        return {name: [int(v) if name == "curve_example_epochs" else float(v) for v in curves[name]]
+                for name in CURVES}
     try:
         hist = result.metrics_dataframe
     except Exception:  # noqa: BLE001 - no history (a trial that failed before reporting)
         hist = None
     if hist is None or len(hist) == 0 or "f1_val" not in hist:
-        return {"curve_f1_val": None, "curve_f1_test": None, "curve_s": None, "curve_example_epochs": None}
-    return {"curve_f1_val": [float(v) for v in hist["f1_val"]], "curve_f1_test": [float(v) for v in hist["f1_test"]],
-            "curve_s": [float(v) for v in hist["trial_s"]] if "trial_s" in hist else None,
-            "curve_example_epochs": ([int(v) for v in hist["example_epochs"]] if "example_epochs" in hist
-                                     else None)}
+        return {name: None for name in CURVES}
+    return {name: ([int(v) if name == "curve_example_epochs" else float(v) for v in hist[key]] if key in hist else None)
+            for name, key in CURVES.items()}
 
 
 def _one_line(err: Any) -> str:

@@ -18,6 +18,7 @@ import json
 import os
 import secrets
 import stat
+import time
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ __all__ = ["TRUST_ENV", "StateRecord", "covered", "key_path", "state_key"]
 
 TRUST_ENV = "RAYTP_TRUST_RUN_DIR"     # set by `--trust`
 MAX_VERSIONS = 64                      # hashes kept per file name
+FULL_SCAN_S = 10.0                     # at least this often, StateRecord.update walks every directory
 
 
 def covered(rel: str) -> bool:
@@ -74,32 +76,62 @@ class StateRecord:
     def __init__(self, files: dict[str, list[str]] | None = None):
         self.files: dict[str, list[str]] = files or {}
         self._seen: dict[str, tuple[int, int]] = {}
+        self._dirs: dict[str, int] = {}  # sub-directory -> its modification time when last read (settled)
+        self._last_full: dict[str, float] = {}  # experiment directory -> time of its last full walk
 
-    def update(self, exp_dir: Path) -> bool:
-        """Hash covered files that are new or changed since the last call; True when the record grew."""
-        grew = False
+    def update(self, exp_dir: Path, full: bool = False) -> bool:
+        """Hash covered files that are new or changed since the last call; True when the record grew.
+
+        Incremental: a sub-directory whose modification time has not changed since it was last read (and was
+        already settled then) is not entered again, so a call costs one listing of the top level, not a walk of
+        every trial directory (Tune calls the recorder after every controller step). ``full`` walks everything
+        (at the end of an experiment, and every ``FULL_SCAN_S`` seconds in between: a covered file rewritten in
+        place leaves its directory's time alone)."""
         if not exp_dir.is_dir():
             return False
-        for dirpath, _, names in os.walk(exp_dir):
-            for name in names:
-                p = Path(dirpath, name)
-                rel = p.relative_to(exp_dir).as_posix()
-                if not covered(rel) or p.is_symlink():
+        now = time.time()
+        if full or now - self._last_full.get(str(exp_dir), 0.0) >= FULL_SCAN_S:
+            self._last_full[str(exp_dir)] = now
+            full = True
+        return self._scan(str(exp_dir), "", full, now)
+
+    def _scan(self, folder: str, prefix: str, full: bool, now: float) -> bool:
+        """``update`` below ``folder`` (``prefix``: its path relative to the experiment directory; plain strings,
+        since this runs after every controller step)."""
+        grew = False
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:  # removed while we looked: the next call sees what replaced it
+            return False
+        for e in entries:
+            rel = prefix + e.name
+            try:
+                if e.is_symlink():
                     continue
-                try:
-                    st = p.stat()
-                    sig = (st.st_mtime_ns, st.st_size)
-                    if self._seen.get(rel) == sig:
+                if e.is_dir():
+                    mtime = e.stat().st_mtime_ns
+                    if not full and self._dirs.get(rel) == mtime:
                         continue
-                    digest = _sha256(p)
-                except OSError:  # replaced while we read it: the next call sees it
+                    grew = self._scan(e.path, rel + "/", full, now) or grew
+                    # settled: not modified in the last second (a change within the clock's tick keeps the time)
+                    if now - mtime / 1e9 > 1.0:
+                        self._dirs[rel] = mtime
                     continue
-                self._seen[rel] = sig
-                versions = self.files.setdefault(rel, [])
-                if digest not in versions:
-                    versions.append(digest)
-                    del versions[:-MAX_VERSIONS]
-                    grew = True
+                if not covered(rel):
+                    continue
+                st = e.stat()
+                sig = (st.st_mtime_ns, st.st_size)
+                if self._seen.get(rel) == sig:
+                    continue
+                digest = _sha256(Path(e.path))
+            except OSError:  # replaced while we read it: the next call sees it
+                continue
+            self._seen[rel] = sig
+            versions = self.files.setdefault(rel, [])
+            if digest not in versions:
+                versions.append(digest)
+                del versions[:-MAX_VERSIONS]
+                grew = True
         return grew
 
     def problems(self, exp_dir: Path) -> list[str]:
