@@ -81,12 +81,16 @@ def main() -> int:
     p.add_argument("--backends", default="hashed,frozen-encoder")
     p.add_argument("--json", default="single_task.json", help="file name under benchmarks/results/")
     p.add_argument("--no-transformer", action="store_true", help="skip the transformer's throughput figures")
+    p.add_argument("--tasks", help="comma-separated tasks of the stage (default: the config's 8 default tasks)")
     args = p.parse_args()
     out = Path(args.out)
     backends = args.backends.split(",")
     result: dict = {"machine": machine(), "loadavg_before": os.getloadavg(), "backends": {},
                     "target_speedup_2_vs_1": 1.6}
     base = {"data": {}} if not args.quick else {"data": {"tasks": ["food", "water", "shelter", "floods"], "max_eval": 600}}
+    if args.tasks:
+        base["data"]["tasks"] = [t for t in args.tasks.split(",") if t]
+    result["tasks"] = base["data"].get("tasks") or list(config_from_dict({}).data.tasks)
     ds_full = load_experiment_data(config_from_dict({}))
     for b_i, name in enumerate(backends):
         cfg_dict = {**base, "backend": {"name": name}}
