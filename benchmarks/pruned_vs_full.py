@@ -81,7 +81,11 @@ ARMS = {"a": "predictor + first point (one trial per pair, the budget's most pro
         "g": "exploratory, declared after set A3: predictor + TPE + ASHA, allocation covering targets first",
         "h": "exploratory, declared after sets C, D and the default set: predictor + TPE + ASHA with one trial per "
              "kept pair at least (prune.trials_per_pair 1): half the budget as warm starts on the most probable "
-             "pairs, the rest TPE by probability"}
+             "pairs, the rest TPE by probability",
+        "i": "exploratory, declared after sets C, D, E and the default set (in-sample on all four): breadth, then depth "
+             "where trials showed promise: half the budget as warm starts on the most probable pairs, the other half "
+             "TPE + ASHA on the pairs whose warm trial gained on validation (3 more trials each, best first; unspent "
+             "when none gained)"}
 
 
 def _scores(single: dict, full_ok, rows, fixed: float, full_total: float, margin: float,
@@ -128,7 +132,8 @@ def ablation(run_dir: Path, seeds: int = 5) -> dict:
     from raytp.report.comparison import ok_trials
     from raytp.rundir import RunDir, load_run_config, read_single_task
     from raytp.search.distributions import resource_range
-    from raytp.search.simulate import GridTable, first_point_arm, multifidelity_arm, tpe_arm
+    from raytp.search.simulate import (GridTable, breadth_then_depth_arm, first_point_arm, multifidelity_arm,
+                                       tpe_arm)
     run = RunDir(run_dir)
     cfg = load_run_config(run)
     single = read_single_task(run).tasks
@@ -165,7 +170,7 @@ def ablation(run_dir: Path, seeds: int = 5) -> dict:
             return allocate_trials(scored, budget, min_trials or cfg.prune.trials_per_pair, cover_targets=cover)
 
         arms = {"a": {"label": ARMS["a"], **score(first_point_arm(table, pairs_ranked, budget))}}
-        runs: dict[str, list] = {k: [] for k in "bcdefgh"}
+        runs: dict[str, list] = {k: [] for k in "bcdefghi"}
         cover_alloc = alloc(preds["probability"], cover=True)
         pred_alloc = alloc(preds["probability"])
         breadth_alloc = alloc(preds["probability"], min_trials=1)
@@ -180,6 +185,8 @@ def ablation(run_dir: Path, seeds: int = 5) -> dict:
                 runs["e"].append(score(tpe_arm(table, cfg.search.space, cfg.search.grid, alloc(phi), sd, **kw)))
             runs["g"].append(score(tpe_arm(table, cfg.search.space, cfg.search.grid, cover_alloc, sd, **kw)))
             runs["h"].append(score(tpe_arm(table, cfg.search.space, cfg.search.grid, breadth_alloc, sd, **kw)))
+            runs["i"].append(score(breadth_then_depth_arm(table, cfg.search.space, cfg.search.grid, pairs_ranked,
+                                                          budget, sd, **kw)))
             runs["f"].append(score(multifidelity_arm(table, float(c["compute_s"].sum()) if len(c) else 0.0, sd,
                                                      grace=1, max_t=max_t), no_predictor_fixed,
                                    ee["single_task_training"] if ee else None))

@@ -137,3 +137,31 @@ def multifidelity_arm(table: GridTable, compute_budget: float, seed: int, grace:
         rows.append(row)
         spent += row["compute_s"]
     return pd.DataFrame(rows)
+
+
+def breadth_then_depth_arm(table: GridTable, space: dict[str, dict[str, Any]], grid: dict[str, list[Any]],
+                           ranked: list[tuple[str, str]], budget: int, seed: int,
+                           asha: tuple[int, int] | None = None, protect_warm: bool = True,
+                           per_pair: int = 3) -> pd.DataFrame:
+    """Breadth first, then depth where the trials themselves showed promise (exploratory, issue 13).
+
+    Half the budget goes to warm-start trials (the grid's first point, run to the end) on the most probable pairs,
+    one each; the other half to TPE (+ per-target ASHA) on the pairs whose warm trial gained most on validation
+    (only those with a positive gain; ``per_pair`` further trials each, the best pair first). When no warm trial
+    gained, the second half is not spent. The deep pairs' warm trials are the first half's (replayed identically:
+    their studies are told that result, and it is counted once)."""
+    warm = first_point_arm(table, ranked, max(1, budget // 2))
+    rest = budget - len(warm)
+    if warm.empty or rest <= 0:
+        return warm.assign(warm=True)
+    promising = warm[warm["gain_val"] > 0].sort_values(["gain_val", "source", "target"], ascending=[False, True, True])
+    chosen = promising.head(max(1, rest // per_pair))
+    if chosen.empty:
+        return warm.assign(warm=True)
+    extra = np.full(len(chosen), rest // len(chosen))
+    extra[: rest - int(extra.sum())] += 1
+    allocation = [{"source": r.source, "target": r.target, "probability": float(r.gain_val), "trials": 1 + int(e)}
+                  for r, e in zip(chosen.itertuples(index=False), extra)]
+    deep = tpe_arm(table, space, grid, allocation, seed, asha=asha, protect_warm=protect_warm)
+    deep = deep[~deep["warm"].astype(bool)] if len(deep) else deep
+    return pd.concat([warm.assign(warm=True), deep], ignore_index=True)

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from raytp.search.distributions import check_space, default_space
-from raytp.search.simulate import AshaSim, GridTable, first_point_arm, multifidelity_arm, tpe_arm
+from raytp.search.simulate import (AshaSim, GridTable, breadth_then_depth_arm, first_point_arm, multifidelity_arm,
+                                   tpe_arm)
 from raytp.search.space import grid_points
 
 GRID = {"mode": ["multitask", "sequential"], "lr_scale": [1.0, 0.3, 3.0], "source_weight": [1.0, 0.3],
@@ -64,6 +65,30 @@ def test_replayed_arms_spend_what_they_say():
     assert f["compute_s"].sum() <= 40.0 and len(f) >= 2
 
 
+def test_breadth_then_depth_goes_deep_only_where_a_warm_trial_gained():
+    full, single = _table()
+    table = GridTable(full, GRID, single)
+    space = check_space(default_space())
+    ranked = [("a", "x"), ("c", "y"), ("b", "x"), ("a", "y")]
+    warm_gain = {p: table.trial(*p, 0)["gain_val"] for p in ranked}
+    arm = breadth_then_depth_arm(table, space, GRID, ranked, budget=8, seed=1, asha=(2, 8))
+    warm = arm[arm["warm"]]
+    assert list(zip(warm["source"], warm["target"])) == ranked and (warm["grid_point"] == 0).all()  # half: breadth
+    deep = arm[~arm["warm"]]
+    assert all(g > 0 for g in warm_gain.values())  # every warm trial gained: the other half is spent, in depth
+    assert len(deep) == 4 and set(zip(deep["source"], deep["target"])) == {("c", "y")}  # 4 // 3 = 1 pair: the best
+    # one warm trial gained (target y's baseline raised): however large the budget, only that pair goes deep
+    one = GridTable(full, GRID, {"x": {"f1_val": 0.99}, "y": {"f1_val": 0.5}})
+    assert [p for p in ranked if one.trial(*p, 0)["gain_val"] > 0] == [("c", "y")]
+    arm_one = breadth_then_depth_arm(one, space, GRID, ranked, budget=20, seed=1)
+    deep_one = arm_one[~arm_one["warm"]]
+    assert set(zip(deep_one["source"], deep_one["target"])) == {("c", "y")} and len(arm_one) == 20
+    assert breadth_then_depth_arm(table, space, GRID, ranked, budget=8, seed=1, asha=(2, 8)).equals(arm)
+    # nothing gained: the second half of the budget is not spent
+    hopeless = GridTable(full, GRID, {"x": {"f1_val": 0.99}, "y": {"f1_val": 0.99}})
+    assert len(breadth_then_depth_arm(hopeless, space, GRID, ranked, budget=8, seed=1)) == 4
+
+
 def test_benchmark_ablation_replays_every_arm(tmp_path):
     """benchmarks/pruned_vs_full.py's ablation on a synthetic run directory: every arm, every seed, every figure."""
     import sys
@@ -99,12 +124,12 @@ def test_benchmark_ablation_replays_every_arm(tmp_path):
                                                       "pruned_total": 5000,
                                                       "full_total": 5000 + int(full["example_epochs"].sum())}})
     out = bench.ablation(tmp_path / "run", seeds=2)
-    assert out["budget_trials"] == int(0.3 * 4 * 15) and set(out["arms"]) == set("abcdefgh") | {"full"}
+    assert out["budget_trials"] == int(0.3 * 4 * 15) and set(out["arms"]) == set("abcdefghi") | {"full"}
     assert out["arms"]["full"]["gain_captured_pooled_margin"] in (None, 1.0)
-    for k in "bcdefgh":
+    for k in "bcdefghi":
         assert out["arms"][k]["seeds"] == 2 and out["arms"][k]["time_reduction"]["mean"] < 1
     assert out["arms"]["c"]["trials"]["mean"] == out["budget_trials"]
-    for k in "abcdefgh":  # time reduction in both units for every arm; the full grid saves nothing in either
+    for k in "abcdefghi":  # time reduction in both units for every arm; the full grid saves nothing in either
         tr = out["arms"][k]["time_reduction_example_epochs"]
         assert 0 < (tr["mean"] if isinstance(tr, dict) else tr) < 1, k
     assert out["arms"]["full"]["time_reduction_example_epochs"] == pytest.approx(0.0)
