@@ -64,6 +64,33 @@ def test_record_detects_changes_additions_links_and_forgery(tmp_path):
         StateRecord.from_json(forged, key, "r")
 
 
+def test_record_reads_only_changed_directories_between_full_walks(tmp_path, monkeypatch):
+    """After every controller step the recorder lists the top level and enters only directories whose time
+    changed; a covered file rewritten in place in a settled directory is caught by the next full walk."""
+    import raytp.search.state_integrity as si
+    exp = tmp_path / "exp"
+    (exp / "t1").mkdir(parents=True)
+    (exp / "t1" / "params.pkl").write_bytes(b"b")
+    old = os.stat(exp / "t1").st_mtime - 5
+    os.utime(exp / "t1", (old, old))  # settled: not changed in the last second
+    rec = StateRecord()
+    assert rec.update(exp)  # the first call walks everything
+    entered = []
+    scan = StateRecord._scan
+    monkeypatch.setattr(StateRecord, "_scan", lambda self, folder, *a: entered.append(folder) or scan(self, folder, *a))
+    assert not rec.update(exp) and entered == [str(exp)]  # t1 unchanged: not entered
+    (exp / "t2").mkdir()
+    (exp / "t2" / "params.pkl").write_bytes(b"c")  # a new trial directory: recorded at once
+    assert rec.update(exp) and "t2/params.pkl" in rec.files
+    (exp / "t1" / "params.pkl").write_bytes(b"b2")  # rewritten in place: t1's own time does not change
+    os.utime(exp / "t1", (old, old))
+    rec.update(exp)
+    assert "t1/params.pkl: checksum mismatch" in rec.problems(exp)  # not seen yet
+    monkeypatch.setattr(si, "FULL_SCAN_S", 0.0)
+    rec.update(exp)  # the periodic full walk
+    assert rec.problems(exp) == []
+
+
 def test_state_key_is_private(tmp_path):
     key = state_key()
     path = Path(os.environ["RAYTP_STATE_KEY_PATH"])
