@@ -347,7 +347,11 @@ def evaluate(args) -> int:
     else:
         groups_of_tasks = [tasks]
     parts, folds = [], []
-    for g in groups_of_tasks:
+    if args.zero_shot_only:  # every pair among the tasks, zero-shot rankers only: nothing is fitted
+        parts.append(ranked_all[ranked_all["source"].isin(tasks) & ranked_all["target"].isin(tasks)])
+        folds.append({"tasks": tasks, "pairs_ranked": int(len(parts[0])), "predictor_mode": "none (zero-shot only)",
+                      "train_rows": 0})
+    for g in [] if args.zero_shot_only else groups_of_tasks:
         r, info = ranked_fold(train_atlas, ranked_all, g, cols)
         parts.append(r)
         folds.append(info)
@@ -356,20 +360,30 @@ def evaluate(args) -> int:
     gains = ranked["gain"].to_numpy(float)
     groups = ranked["target"].to_numpy()
     extra = [r for r in (args.rankers or "").split(",") if r]
-    scores = {"atlas_predictor": ranked["atlas_predictor"].to_numpy(float), **rankers(ranked, extra)}
+    scores = {} if args.zero_shot_only else {"atlas_predictor": ranked["atlas_predictor"].to_numpy(float)}
+    scores.update(rankers(ranked, extra))
     others = {k: v for k, v in scores.items() if k != "atlas_predictor"}
-    iv = ranking_intervals(scores["atlas_predictor"], y, gains, groups, against=others)
-    result: dict[str, Any] = {"atlas_predictor": {"auc": iv["auc"], **{f"minus_{k}": iv[f"auc_minus_{k}"]
-                                                                     for k in others}}}
+    result: dict[str, Any] = {}
+    if not args.zero_shot_only:
+        iv = ranking_intervals(scores["atlas_predictor"], y, gains, groups, against=others)
+        result["atlas_predictor"] = {"auc": iv["auc"], **{f"minus_{k}": iv[f"auc_minus_{k}"] for k in others}}
     for k, v in others.items():
         result[k] = {"auc": ranking_intervals(v, y, gains, groups)["auc"]}
+    paired = None
+    if args.paired:  # "A,B": AUC of ranker A minus ranker B, paired bootstrap over targets
+        a, _, b = args.paired.partition(",")
+        if a not in scores or b not in scores:
+            raise SystemExit(f"--paired {args.paired}: rankers are {', '.join(scores)}")
+        diff = ranking_intervals(scores[a], y, gains, groups, against={b: scores[b]})[f"auc_minus_{b}"]
+        paired = {"a": a, "b": b, "auc_a_minus_b": diff}
+        print(f"  paired: AUC {a} minus {b}: {_f(diff.get('estimate'))} [{_f(diff.get('low'))}, {_f(diff.get('high'))}]")
     out = {"benchmark": "atlas_eval", "name": args.name, "task_set": args.task_set, "machine": machine(),
            "atlas": Path(args.atlas).name, "train_atlas": Path(args.train_atlas or args.atlas).name,
            "tasks": tasks, "folds": args.folds or None, "fold_seed": args.fold_seed if args.folds else None,
            "pairs_ranked": int(len(ranked)), "beneficial_test": int(y.sum()),
            "truth": "beneficial_test: the best-validation configuration's test gain beyond the test noise margin",
            "auc_point": {k: (None if math.isnan(a := auc(v, y)) else a) for k, v in scores.items()},
-           "results": result, **({"fold_details": folds} if args.folds else folds[0])}
+           "results": result, "paired": paired, **({"fold_details": folds} if args.folds else folds[0])}
     print(f"{args.name}: {len(ranked)} pairs ({int(y.sum())} beneficial) among {len(tasks)} tasks in "
           f"{len(folds)} fold(s); the predictor of each fold trained on "
           f"{', '.join(str(f['train_rows']) for f in folds)} atlas rows of other tasks "
@@ -410,6 +424,10 @@ def main(argv: list[str] | None = None) -> int:
                                                        "predictor trained without it (pairs within a group), pooled")
     p.add_argument("--fold-seed", type=int, default=0, help="evaluate: seed of the --folds split")
     p.add_argument("--name", default="atlas", help="evaluate: names atlas_eval_<name>.json")
+    p.add_argument("--zero-shot-only", action="store_true", help="evaluate: every pair among --tasks, zero-shot "
+                                                                 "rankers only (no atlas predictor, nothing fitted)")
+    p.add_argument("--paired", metavar="A,B", help="evaluate: AUC of ranker A minus ranker B with a paired interval "
+                                                    "(e.g. default_recipe(auto),auto-no-attribution)")
     add_task_set(p)
     args = p.parse_args(argv)
     from raytp.errors import RaytpError

@@ -138,3 +138,25 @@ def test_evaluate_folds_leave_each_group_out(tmp_path):
     assert out["pairs_ranked"] == 3 * 4 * 3  # pairs within each group of 4 tasks
     for f in out["fold_details"]:
         assert set(f["train_tasks"]).isdisjoint(f["tasks"]) and f["train_rows"] == 8 * 7
+
+
+def test_evaluate_zero_shot_only_ranks_every_pair_and_pairs_two_rankers(tmp_path):
+    import json
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    import atlas as bench
+    a = tmp_path / "atlas_a.csv.gz"
+    _atlas(TASKS, []).to_csv(a, index=False)
+    common = ["--out", str(tmp_path / "out"), "--quick", "--warm-cache"]
+    assert bench.main(["evaluate", "--atlas", str(a), "--zero-shot-only", "--paired", "label_phi,random",
+                       "--name", "zs", *common]) == 0
+    out = json.loads((tmp_path / "out" / "atlas_eval_zs.json").read_text())
+    assert out["pairs_ranked"] == 56 and "atlas_predictor" not in out["results"]  # nothing fitted, every pair
+    d = out["paired"]["auc_a_minus_b"]
+    phi, rnd = out["auc_point"]["label_phi"], out["auc_point"]["random"]
+    assert out["paired"]["a"] == "label_phi" and d["estimate"] == pytest.approx(phi - rnd)
+    assert d["low"] <= d["estimate"] <= d["high"]
+    with pytest.raises(SystemExit, match="rankers are"):
+        bench.main(["evaluate", "--atlas", str(a), "--zero-shot-only", "--paired", "nope,random", "--name", "x",
+                    *common])
