@@ -170,10 +170,6 @@ def ablation(r: dict) -> str:
     return "\n".join(rows)
 
 
-VIEWS = {"headline": headline, "rankers": rankers, "families": families, "input_maps": input_maps,
-         "ablation": ablation}
-
-
 def sets(rs: list[dict]) -> str:
     """One row per pruned-vs-full run (stems joined by commas, ``a,b,c/sets``): the live default search and its
     ranking against the best zero-shot baseline, with intervals and whether the set was declared."""
@@ -200,16 +196,46 @@ def sets(rs: list[dict]) -> str:
 
 def atlas(rs: list[dict]) -> str:
     """Atlas evaluations (``atlas_eval_a,atlas_eval_b/atlas``): per ranked set, the atlas-learned predictor's AUC with
-    its interval beside every zero-shot ranker's AUC."""
+    its interval beside every zero-shot ranker's AUC (a zero-shot-only evaluation has no predictor: —)."""
     names = [k for k in rs[0]["auc_point"] if k != "atlas_predictor"]
-    rows = ["| ranked set | beneficial / pairs | training rows | atlas-learned predictor [95 %] | "
-            + " | ".join(names) + " |", "|---|---|---|---|" + "---|" * len(names)]
+    rows = ["| ranked set | ranked atlas ← trained on | beneficial / pairs | training rows | atlas-learned predictor "
+            "[95 %] | " + " | ".join(names) + " |", "|---|---|---|---|---|" + "---|" * len(names)]
     for r in rs:
-        a = r["results"]["atlas_predictor"]["auc"]
-        rows.append(f"| {r['name']} ({r.get('task_set', '?')}) | {r['beneficial_test']} / {r['pairs_ranked']} | "
-                    f"{r['train_rows']} | {_ci(a['estimate'], a)} | "
+        a = (r["results"].get("atlas_predictor") or {}).get("auc")
+        folds = r.get("fold_details") or [r]
+        train = sorted({int(f.get("train_rows", 0)) for f in folds})
+        train_s = "—" if train == [0] else "-".join(str(n) for n in (train[0], train[-1]) if n) if len(train) > 1 \
+            else str(train[0])
+        split = f", {r['folds']} folds (seed {r['fold_seed']})" if r.get("folds") else ""
+        short = lambda f: f.removeprefix("atlas_").removesuffix(".csv.gz")  # noqa: E731
+        rows.append(f"| {r['name']} ({r.get('task_set', '?')}{split}) | {short(r['atlas'])} ← {short(r['train_atlas'])} | "
+                    f"{r['beneficial_test']} / {r['pairs_ranked']} | {train_s} | "
+                    f"{'—' if a is None else _ci(a['estimate'], a)} | "
                     + " | ".join(_f(r["auc_point"].get(n)) for n in names) + " |")
-    return "\n".join(rows) + f"\n\nAtlas `{rs[0]['atlas']}`; `benchmarks/results/atlas_eval_<set>.json`."
+    paired = [r for r in rs if r.get("paired")]
+    notes = [f"{r['name']}: AUC {r['paired']['a']} minus {r['paired']['b']} "
+             f"{_ci(r['paired']['auc_a_minus_b']['estimate'], r['paired']['auc_a_minus_b'])} (paired over targets)."
+             for r in paired]
+    return "\n".join(rows) + "\n\n" + " ".join(notes + ["`benchmarks/results/atlas_eval_<set>.json`."])
+
+
+def tune_overhead(r: dict) -> str:
+    """Two source trees' full grids side by side (benchmarks/tune_overhead.py)."""
+    s = r["summary"]
+    rows = ["| source tree | search wall (s) | share of slot time not training | driver CPU (s) | training (s) |",
+            "|---|---|---|---|---|"]
+    for arm in ("before", "after"):
+        a = s[arm]
+        rows.append(f"| {arm} | {a['wall_s']:.1f} | {a['overhead_share']:.1%} | {a['driver_cpu_s']:.1f} | "
+                    f"{a['train_s']:.1f} |")
+    return "\n".join(rows) + (f"\n\n{len(r['tasks'])} tasks ({', '.join(r['tasks'])}), mean of {r['reps']} runs per "
+                              f"tree, alternating; search wall {s['speedup_wall']:.2f}x; per-trial test F1 identical: "
+                              f"{r['f1_test_identical']}; measured {r['machine']['date']}; "
+                              "`benchmarks/results/tune_overhead.json`.")
+
+
+VIEWS = {"headline": headline, "rankers": rankers, "families": families, "input_maps": input_maps,
+         "ablation": ablation, "tune_overhead": tune_overhead}
 
 
 def render(name: str, results: Path = RESULTS) -> str:
