@@ -135,7 +135,7 @@ def main() -> int:
               if "wall_s_2_workers" in b and not b["wall_s_2_workers"] < 180]
     missed += [f"{n}: 2-vs-1 actor speed-up {b['speedup_2_vs_1']:.2f}x (target >= 1.6x)"
                for n, b in result["backends"].items() if "speedup_2_vs_1" in b and b["speedup_2_vs_1"] < 1.6]
-    return conclude(args, "single_task.json", result, missed)
+    return conclude(args, args.json, result, missed)
 
 
 if __name__ == "__main__":

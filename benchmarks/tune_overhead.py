@@ -42,11 +42,19 @@ with ray_session(cfg.resources):
     s = run_full_search(cfg, ds, single.tasks, RunDir(out), progress=False, replicate=False)
     driver_cpu = time.process_time() - c0
 df = RunDir(out).read_parquet("search_full.parquet").sort_values(["source", "target", "grid_point"])
-print(json.dumps({"source_tree": raytp.__file__, "trials": int(len(df)), "failed": int((df["status"] != "ok").sum()),
+print(json.dumps({"trials": int(len(df)), "failed": int((df["status"] != "ok").sum()),
                   "wall_s": s["wall_s"], "overhead_share": s["overhead_share"], "driver_cpu_s": driver_cpu,
                   "train_s": float(df["train_s"].sum()), "trials_per_minute": s["trials_per_minute"],
                   "f1_test": [float(v) for v in df["f1_test"]]}))
 """
+
+
+def commit_of(tree: Path) -> str:
+    """The tree's git commit (with ``+dirty`` when it has uncommitted changes): what the JSON records, not a path."""
+    rev = subprocess.run(["git", "-C", str(tree), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    dirty = subprocess.run(["git", "-C", str(tree), "status", "--porcelain", "--untracked-files=no"],
+                           capture_output=True, text=True)
+    return (rev.stdout.strip() or "unknown") + ("+dirty" if dirty.stdout.strip() else "")
 
 
 def run_arm(tree: Path, tasks: str) -> dict:
@@ -80,7 +88,7 @@ def main() -> int:
     mean = lambda arm, k: sum(r[k] for r in runs[arm]) / len(runs[arm])  # noqa: E731
     f1_same = all(a["f1_test"] == b["f1_test"] for a, b in zip(runs["before"], runs["after"]))
     out = {"benchmark": "tune_overhead", "machine": machine(), "tasks": args.tasks.split(","), "reps": args.reps,
-           "before_tree": str(before), "runs": {k: [{m: v for m, v in r.items() if m != "f1_test"} for r in rs]
+           "commits": {"before": commit_of(before), "after": commit_of(after)}, "runs": {k: [{m: v for m, v in r.items() if m != "f1_test"} for r in rs]
                                                   for k, rs in runs.items()},
            "summary": {arm: {k: mean(arm, k) for k in ("wall_s", "overhead_share", "driver_cpu_s", "train_s")}
                        for arm in runs},

@@ -432,9 +432,10 @@ class PruneConfig(_Strict):
         "auto", description="Pair feature the zero-shot mode ranks by; 'a+b+c' ranks by the mean rank of several "
                             "(NaN-aware), a '-' prefix means lower is better. 'auto': the default rule, the mean "
                             "rank of whichever signal families a pair has: label phi (only where an in-budget "
-                            "example is positive for both tasks; never on one-vs-rest task sets), LogME, the "
-                            "signature-only ranker (gradient attributions), TextEmb; 'auto-no-attribution': the "
-                            "same rule without the gradient-attribution family. Also the learned mode's fallback.")
+                            "example is positive for both tasks; never on one-vs-rest task sets), LogME, TextEmb "
+                            "('auto-no-attribution' is the same rule); 'auto-with-attribution': the default until "
+                            "2026-11-30, with the signature-only ranker (gradient attributions) as a fourth family. "
+                            "Also the learned mode's fallback.")
     trials_per_pair: int = Field(2, ge=1, le=1000, description="Trials per kept pair (under budget: the minimum). A pair's "
                                                      "first trial is at the grid's first point (warm start); its "
                                                      "target's Optuna TPE study (one per target) samples search.space "

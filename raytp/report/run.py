@@ -6,7 +6,7 @@ from typing import Any
 
 import pandas as pd
 
-from raytp.predict.families import AUTO, NO_ATTRIBUTION, RULE
+from raytp.predict.families import AUTO, NO_ATTRIBUTION, RULE, WITH_ATTRIBUTION
 from raytp.rundir import RunDir, load_run_config
 from raytp.rundir.records import read_pruning_plan, read_single_task
 from raytp.rundir.names import (CALIBRATION, PAIR_PREDICTIONS, PIPELINE, PLOTS, PRUNING, REPORT, REPORT_MD,
@@ -51,10 +51,11 @@ def compare_run(run: RunDir) -> dict[str, Any]:
 def _protocol(run: RunDir) -> str:
     p = load_run_config(run).prune
     if p.predictor == "zero-shot":
-        if p.zero_shot_feature == AUTO:
+        if p.zero_shot_feature in (AUTO, NO_ATTRIBUTION):
             return f"zero-shot: pairs ranked by the default rule, {RULE}; no outcomes used"
-        if p.zero_shot_feature == NO_ATTRIBUTION:
-            return f"zero-shot: pairs ranked by the default rule without gradient attribution, {RULE}; no outcomes used"
+        if p.zero_shot_feature == WITH_ATTRIBUTION:
+            return (f"zero-shot: pairs ranked by the default rule with gradient attribution as a fourth family, {RULE}; "
+                    "no outcomes used")
         return f"zero-shot: pairs ranked by {p.zero_shot_feature}, no outcomes used"
     if p.predictor == "atlas":
         return f"learned from the transfer atlas {p.atlas}, leaving out every row that involves a task of this run"

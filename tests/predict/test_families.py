@@ -113,23 +113,28 @@ def test_default_rule_is_the_config_default_and_leaves_phi_out_on_one_vs_rest():
     assert ExperimentConfig().prune.zero_shot_feature == "auto"
     ovr = with_rankers(_table(copositives=0))
     auto = TransferPredictor(mode="zero-shot", feature="auto").fit(ovr)
-    assert auto.feature_names_ == [REPRESENTATION, GRADIENT_ATTRIBUTION, TEXT_EMBEDDING]  # no phi family
+    assert auto.feature_names_ == [REPRESENTATION, TEXT_EMBEDDING]  # no phi family, no gradient family
     p = auto.predict_proba(ovr)[:, 1]
     flipped = ovr.assign(label_phi=-ovr["label_phi"])
     np.testing.assert_array_equal(auto.predict_proba(flipped)[:, 1], p)  # phi has no say
-    same = TransferPredictor(mode="zero-shot", feature="logme+signature_only+textemb").fit(ovr)
+    same = TransferPredictor(mode="zero-shot", feature="logme+textemb").fit(ovr)
     np.testing.assert_allclose(same.predict_proba(ovr)[:, 1], p)
     # where pairs share positives, phi is one of the families
     co = with_rankers(_table(copositives=3))
     auto_co = TransferPredictor(mode="zero-shot", feature="auto").fit(co)
-    assert auto_co.feature_names_ == [LABEL_COOCCURRENCE, REPRESENTATION, GRADIENT_ATTRIBUTION, TEXT_EMBEDDING]
-    four = TransferPredictor(mode="zero-shot", feature="label_phi+logme+signature_only+textemb").fit(co)
-    np.testing.assert_allclose(auto_co.predict_proba(co)[:, 1], four.predict_proba(co)[:, 1])
+    assert auto_co.feature_names_ == [LABEL_COOCCURRENCE, REPRESENTATION, TEXT_EMBEDDING]
+    three = TransferPredictor(mode="zero-shot", feature="label_phi+logme+textemb").fit(co)
+    np.testing.assert_allclose(auto_co.predict_proba(co)[:, 1], three.predict_proba(co)[:, 1])
     assert not np.allclose(auto_co.predict_proba(co.assign(label_phi=-co["label_phi"]))[:, 1],
                            auto_co.predict_proba(co)[:, 1])
     again = TransferPredictor.from_json(auto_co.to_json())
     np.testing.assert_array_equal(again.predict_proba(co), auto_co.predict_proba(co))
     json.loads(auto_co.to_json())
+    # the rule before 2026-11-30 16:08 UTC: the gradient family as a fourth
+    with_grad = TransferPredictor(mode="zero-shot", feature="auto-with-attribution").fit(co)
+    assert with_grad.feature_names_ == [LABEL_COOCCURRENCE, REPRESENTATION, GRADIENT_ATTRIBUTION, TEXT_EMBEDDING]
+    four = TransferPredictor(mode="zero-shot", feature="label_phi+logme+signature_only+textemb").fit(co)
+    np.testing.assert_allclose(with_grad.predict_proba(co)[:, 1], four.predict_proba(co)[:, 1])
 
 
 def test_default_rule_per_pair_and_with_missing_families():
@@ -147,8 +152,9 @@ def test_default_rule_per_pair_and_with_missing_families():
 
 def test_the_rule_without_attribution_leaves_the_gradient_family_out_and_nothing_else():
     X = with_rankers(_table(copositives=2))
-    with_all, without = rule_columns(X), rule_columns(X, "auto-no-attribution")
+    with_all, without = rule_columns(X, "auto-with-attribution"), rule_columns(X, "auto-no-attribution")
     assert GRADIENT_ATTRIBUTION in with_all and GRADIENT_ATTRIBUTION not in without
     assert set(with_all) - set(without) == {GRADIENT_ATTRIBUTION}
+    assert rule_columns(X).keys() == without.keys()  # the default is the rule without it
     p = TransferPredictor(mode="zero-shot", feature="auto-no-attribution").fit(X)
     assert GRADIENT_ATTRIBUTION not in p.feature_names_ and len(p.predict_proba(X)) == len(X)
