@@ -228,7 +228,9 @@ def tune_overhead(r: dict) -> str:
         a = s[arm]
         rows.append(f"| {arm} | {a['wall_s']:.1f} | {a['overhead_share']:.1%} | {a['driver_cpu_s']:.1f} | "
                     f"{a['train_s']:.1f} |")
-    return "\n".join(rows) + (f"\n\n{len(r['tasks'])} tasks ({', '.join(r['tasks'])}), mean of {r['reps']} runs per "
+    commits = r.get("commits") or {}
+    trees = f"before = {commits['before']}, after = {commits['after']}; " if commits else ""
+    return "\n".join(rows) + (f"\n\n{trees}{len(r['tasks'])} tasks ({', '.join(r['tasks'])}), mean of {r['reps']} runs per "
                               f"tree, alternating; search wall {s['speedup_wall']:.2f}x; per-trial test F1 identical: "
                               f"{r['f1_test_identical']}; measured {r['machine']['date']}; "
                               "`benchmarks/results/tune_overhead.json`.")
