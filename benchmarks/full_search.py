@@ -30,7 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import add_task_set, conclude, finish, machine, parser  # noqa: E402
 
-from raytp.config import DEFAULT_TASKS, load_config  # noqa: E402
+from raytp.config import DEFAULT_TASKS, grid_points, load_config  # noqa: E402
 
 TARGET_RATIO, TARGET_GRID_S = 3.0, 240.0
 ALLOCATORS = ("default", "retain")
@@ -104,6 +104,8 @@ def full_grid(args) -> dict:
     """Issue 3's run: the single-task stage, then the full grid on Ray Tune (replication, control)."""
     tasks = [t for t in (args.tasks or ",".join(DEFAULT_TASKS)).split(",") if t]
     overrides = {"data.tasks": tasks, "name": "bench-full-search"}
+    if args.grid_json:
+        overrides["search.grid"] = json.loads(args.grid_json)
     if args.quick:  # a smoke-sized run: 3 tasks, fewer source examples, 2 seeds, 4 epochs
         overrides.update({"data.tasks": tasks[:3], "data.source_max_train": 1500, "train.seeds": 2,
                           "train.epochs": 4})
@@ -153,10 +155,17 @@ def full_grid(args) -> dict:
           f"{out['pairs_harmful']} harmful of {out['pairs_total']} pairs; replication rate {n['replication_rate']}; "
           f"val/test gain Spearman {n['gain_spearman_val_test']}")
     out.update(task_set=args.task_set, caches=args.caches)
+    points = len(grid_points(cfg.search.grid))
     name = "full_search.json" if not args.tasks else f"full_search_{'-'.join(tasks)[:60]}.json"
+    if args.grid_json:
+        name = name.replace(".json", f"_{points}pt.json")
     figures = {"wall_min": out["wall_s"] / 60, "overhead_share": out["overhead_share"],
                "share_pairs_beneficial": n["share_pairs_beneficial"], "replication_rate": n["replication_rate"]}
-    targets = {"wall_min": ("<=", 20.0), "overhead_share": ("<=", 0.2), "share_pairs_beneficial": (">=", 0.1)}
+    # issue 15: the 4-point grid of the 8 default tasks in <= 4 min, a 12+-point grid in <= 15 min (issue 3: 20)
+    wall_target = 4.0 if points <= 4 else 15.0 if points >= 12 else 20.0
+    out["grid_points"] = points
+    targets = {"wall_min": ("<=", wall_target), "overhead_share": ("<=", 0.2),
+               "share_pairs_beneficial": (">=", 0.1)}
     if not args.no_replicate:
         targets["replication_rate"] = (">=", 0.8)
     out["exit_code"] = finish(args, name, out, figures, targets)
@@ -258,6 +267,9 @@ def main() -> int:
     p.add_argument("--grid", action="store_true", help="also run the full grid on Ray Tune (issue 3's benchmark)")
     p.add_argument("--no-replicate", action="store_true", help="--grid: skip the fresh-seed replication of labelled pairs")
     p.add_argument("--json", default="full_search_throughput.json", help="file name under benchmarks/results/")
+    p.add_argument("--grid-json", help="--grid: the grid as JSON (search.grid; default: the config's 15 points), "
+                                       "e.g. '{\"mode\": [\"multitask\", \"sequential\"], \"lr_scale\": [1.0, 0.3]}'")
+    p.add_argument("--grid-only", action="store_true", help="--grid without the side-by-side throughput comparison")
     p.add_argument("--worker", action="store_true", help=argparse_suppress())
     p.add_argument("--arms", default="batched,unbatched", help=argparse_suppress())
     p.add_argument("--overrides", default="{}", help=argparse_suppress())
@@ -266,6 +278,8 @@ def main() -> int:
     args = p.parse_args()
     if args.worker:
         return _worker(args)
+    if args.grid_only:
+        return full_grid(args)["exit_code"]
     out = throughput(args)
     if args.grid:
         grid = full_grid(args)
@@ -274,7 +288,7 @@ def main() -> int:
     missed = []
     if out["ratio_pair_seeds_per_compute_s"] < TARGET_RATIO:
         missed.append(f"batched/unbatched {out['ratio_pair_seeds_per_compute_s']:.2f}x < {TARGET_RATIO}x")
-    grid_s = out["full_grid"].get("measured_wall_s", out["full_grid"]["projected_s_on_2_workers"])
+    grid_s = out["full_grid"]["projected_s_on_2_workers"]  # the 4-point default grid's target (the measured grid: above)
     if grid_s > TARGET_GRID_S:
         missed.append(f"full grid {grid_s:.0f} s > {TARGET_GRID_S:.0f} s")
     if not out["f1_identical_within_1e-6"]:
