@@ -91,8 +91,11 @@ def test_raytp_serve_command_serves_until_ctrl_c(runs, tmp_path):
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "RAYTP_API_TOKEN")}
     log = (tmp_path / "serve.log").open("w")
+    # as from a terminal: a suite started in the background by a non-interactive shell ignores SIGINT, and an
+    # ignored SIGINT is inherited (Python then installs no KeyboardInterrupt handler in the child)
     proc = subprocess.Popen([sys.executable, "-m", "raytp.cli", "serve", "--run", runs["a"], "--port", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT, env=env)
+                            stdout=log, stderr=subprocess.STDOUT, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         url, answer = f"http://127.0.0.1:{port}", None
         deadline = time.monotonic() + 150
