@@ -338,19 +338,20 @@ def _curves(result: Any) -> dict[str, list[float] | None]:
     """Per-epoch seed-mean validation F1, test F1 (of the best epoch so far), trial seconds and cumulative
     example-epochs: what an exact simulation of a scheduler stopping this trial after any epoch would have seen
     and spent. A full-grid trial packs them into its one result; a pruned trial reported every epoch."""
+    def typed(name: str, values: Any) -> list[float]:
+        return [int(v) if name == "curve_example_epochs" else float(v) for v in values]
+
     packed = (result.metrics or {}).get(PACKED_CURVES)
     if packed:
         curves = json.loads(packed)
-        return {name: [int(v) if name == "curve_example_epochs" else float(v) for v in curves[name]]
-                for name in CURVES}
+        return {name: typed(name, curves[name]) for name in CURVES}
     try:
         hist = result.metrics_dataframe
     except Exception:  # noqa: BLE001 - no history (a trial that failed before reporting)
         hist = None
     if hist is None or len(hist) == 0 or "f1_val" not in hist:
         return {name: None for name in CURVES}
-    return {name: ([int(v) if name == "curve_example_epochs" else float(v) for v in hist[key]] if key in hist else None)
-            for name, key in CURVES.items()}
+    return {name: (typed(name, hist[key]) if key in hist else None) for name, key in CURVES.items()}
 
 
 def _one_line(err: Any) -> str:
