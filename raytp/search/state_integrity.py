@@ -76,7 +76,7 @@ class StateRecord:
     def __init__(self, files: dict[str, list[str]] | None = None):
         self.files: dict[str, list[str]] = files or {}
         self._seen: dict[str, tuple[int, int]] = {}
-        self._dirs: dict[str, int] = {}  # sub-directory -> its modification time when last read (settled)
+        self._dirs: dict[str, int] = {}  # sub-directory (full path) -> its modification time when last read
         self._last_full: dict[str, float] = {}  # experiment directory -> time of its last full walk
 
     def update(self, exp_dir: Path, full: bool = False) -> bool:
@@ -109,13 +109,15 @@ class StateRecord:
                 if e.is_symlink():
                     continue
                 if e.is_dir():
+                    # keyed by full path: the recorder reads two experiment directories (staging and storage)
+                    # whose trial directories share relative names
                     mtime = e.stat().st_mtime_ns
-                    if not full and self._dirs.get(rel) == mtime:
+                    if not full and self._dirs.get(e.path) == mtime:
                         continue
                     grew = self._scan(e.path, rel + "/", full, now) or grew
                     # settled: not modified in the last second (a change within the clock's tick keeps the time)
                     if now - mtime / 1e9 > 1.0:
-                        self._dirs[rel] = mtime
+                        self._dirs[e.path] = mtime
                     continue
                 if not covered(rel):
                     continue
