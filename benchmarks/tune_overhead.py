@@ -88,8 +88,8 @@ def main() -> int:
     mean = lambda arm, k: sum(r[k] for r in runs[arm]) / len(runs[arm])  # noqa: E731
     f1_same = all(a["f1_test"] == b["f1_test"] for a, b in zip(runs["before"], runs["after"]))
     out = {"benchmark": "tune_overhead", "machine": machine(), "tasks": args.tasks.split(","), "reps": args.reps,
-           "commits": {"before": commit_of(before), "after": commit_of(after)}, "runs": {k: [{m: v for m, v in r.items() if m != "f1_test"} for r in rs]
-                                                  for k, rs in runs.items()},
+           "commits": {"before": commit_of(before), "after": commit_of(after)},
+           "runs": {k: [{m: v for m, v in r.items() if m != "f1_test"} for r in rs] for k, rs in runs.items()},
            "summary": {arm: {k: mean(arm, k) for k in ("wall_s", "overhead_share", "driver_cpu_s", "train_s")}
                        for arm in runs},
            "f1_test_identical": f1_same}
